@@ -1,0 +1,204 @@
+//! The host's configuration: one typed struct with documented defaults, read from
+//! an optional TOML file and overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use crate::message::TransmissionParameters;
+
+/// Everything the host can be told. Every field has a default, so an empty TOML
+/// file (or none at all) is a valid configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// UDP addresses to serve on. Default `[::]:5683`, which on Linux is one
+    /// dual-stack socket answering IPv4 and IPv6 clients (RFC 7252 §6.1 port).
+    pub bind: Vec<SocketAddr>,
+    /// The folder whose `*.wasm` components are the resources. Default `plugins`.
+    pub plugins: PathBuf,
+    /// A `tracing` filter such as `info` or `coapwasm=debug`. Default `info`.
+    pub log_level: String,
+    /// The identifier the `host-info` import reports. Default `coapwasm-` and
+    /// the machine's host name.
+    pub device_id: String,
+    /// Message-layer timing, RFC 7252 §4.8.
+    pub transmission: TransmissionConfig,
+    /// Limits of the plugin runtime.
+    pub runtime: RuntimeConfig,
+}
+
+/// RFC 7252 §4.8 transmission parameters, plus the delay after which a request
+/// still being handled is acknowledged on its own (§5.2.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransmissionConfig {
+    /// ACK_TIMEOUT in milliseconds. Default 2000.
+    pub ack_timeout_ms: u64,
+    /// ACK_RANDOM_FACTOR, at least 1.0. Default 1.5.
+    pub ack_random_factor: f64,
+    /// MAX_RETRANSMIT. Default 4.
+    pub max_retransmit: u32,
+    /// How long a confirmable request may wait for its handler before the host
+    /// sends an empty ACK and answers later in a separate response. Default
+    /// 1000: half of ACK_TIMEOUT, so the ACK beats the client's first
+    /// retransmission, which comes no earlier than ACK_TIMEOUT.
+    pub separate_response_after_ms: u64,
+    /// Entries kept for duplicate detection (§4.5) before the oldest are
+    /// forgotten early. Default 65536.
+    pub deduplication_capacity: usize,
+}
+
+/// Limits of the plugin runtime.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Instances of one plugin that may run at once; further requests to it
+    /// wait for one to come free. Default 8.
+    pub max_instances_per_plugin: usize,
+    /// Wall-clock time one call into a plugin may take before the host gives
+    /// up on it and answers 5.03. Default 10000.
+    pub call_timeout_ms: u64,
+    /// Requests being handled by plugins at once, per socket; past it a
+    /// request gets 5.03 with Max-Age (RFC 7252 §5.9.3.4). Default 1024.
+    pub max_pending_requests: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec![SocketAddr::from(([0u16; 8], 5683))],
+            plugins: PathBuf::from("plugins"),
+            log_level: "info".to_owned(),
+            device_id: default_device_id(),
+            transmission: TransmissionConfig::default(),
+            runtime: RuntimeConfig::default(),
+        }
+    }
+}
+
+impl Default for TransmissionConfig {
+    fn default() -> Self {
+        TransmissionConfig {
+            ack_timeout_ms: 2000,
+            ack_random_factor: 1.5,
+            max_retransmit: 4,
+            separate_response_after_ms: 1000,
+            deduplication_capacity: 65536,
+        }
+    }
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_instances_per_plugin: 8,
+            call_timeout_ms: 10_000,
+            max_pending_requests: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; keys it leaves out keep their defaults.
+    pub fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file {}", path.display()))?;
+        let config: Config = toml::from_str(&text)
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects values that would make the host misbehave rather than fail.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.bind.is_empty(),
+            "bind: at least one address is needed"
+        );
+        let t = &self.transmission;
+        anyhow::ensure!(
+            t.ack_timeout_ms > 0,
+            "transmission.ack_timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            t.ack_random_factor >= 1.0 && t.ack_random_factor.is_finite(),
+            "transmission.ack_random_factor must be at least 1.0"
+        );
+        anyhow::ensure!(
+            t.max_retransmit <= 20,
+            "transmission.max_retransmit must be at most 20"
+        );
+        anyhow::ensure!(
+            t.deduplication_capacity > 0,
+            "transmission.deduplication_capacity must be positive"
+        );
+        let r = &self.runtime;
+        anyhow::ensure!(
+            r.max_instances_per_plugin > 0,
+            "runtime.max_instances_per_plugin must be positive"
+        );
+        anyhow::ensure!(
+            r.call_timeout_ms > 0,
+            "runtime.call_timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            r.max_pending_requests > 0,
+            "runtime.max_pending_requests must be positive"
+        );
+        Ok(())
+    }
+
+    /// The message layer's view of the transmission settings.
+    pub fn transmission_parameters(&self) -> TransmissionParameters {
+        let t = &self.transmission;
+        TransmissionParameters {
+            ack_timeout: Duration::from_millis(t.ack_timeout_ms),
+            ack_random_factor: t.ack_random_factor,
+            max_retransmit: t.max_retransmit,
+            separate_response_after: Duration::from_millis(t.separate_response_after_ms),
+            deduplication_capacity: t.deduplication_capacity,
+        }
+    }
+}
+
+fn default_device_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "device".to_owned());
+    format!("coapwasm-{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.bind, Config::default().bind);
+        assert_eq!(config.transmission.ack_timeout_ms, 2000);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn nested_keys_override_defaults() {
+        let config: Config = toml::from_str(
+            "bind = [\"127.0.0.1:0\"]\n[transmission]\nseparate_response_after_ms = 200\n",
+        )
+        .unwrap();
+        assert_eq!(config.bind, vec!["127.0.0.1:0".parse().unwrap()]);
+        assert_eq!(config.transmission.separate_response_after_ms, 200);
+        assert_eq!(config.transmission.max_retransmit, 4);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(toml::from_str::<Config>("bnd = []").is_err());
+    }
+}

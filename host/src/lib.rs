@@ -1,0 +1,19 @@
+//! coapwasm: a CoAP (RFC 7252) server over UDP that serves every resource from
+//! a WebAssembly component.
+//!
+//! Data flows one way through the layers, each its own module:
+//! [`socket`] (datagrams) → [`message`] (reliability, deduplication) →
+//! [`exchange`] (request/response; later block-wise and observe) → [`router`]
+//! (path to plugin) → [`runtime`] (wasmtime). [`discovery`] and
+//! [`plugin_folder`] sit beside the router.
+
+pub mod config;
+pub mod discovery;
+pub mod exchange;
+pub mod kv_store;
+pub mod message;
+pub mod plugin_folder;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod socket;

@@ -1,0 +1,108 @@
+//! The `coapwasm` command.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use coapwasm::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "coapwasm",
+    version,
+    about = "A CoAP server whose resources are WebAssembly components"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the plugins in a folder over CoAP/UDP.
+    Serve(ServeArgs),
+}
+
+/// Flags override the config file, which overrides the defaults.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML config file (keys as in the README's Configuration section).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A UDP address to serve on; repeat for several. Default [::]:5683.
+    #[arg(long, value_name = "ADDR")]
+    bind: Vec<SocketAddr>,
+    /// The folder of plugin components. Default ./plugins.
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// The device id that the host-info import reports.
+    #[arg(long, value_name = "ID")]
+    device_id: Option<String>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if !self.bind.is_empty() {
+            config.bind = self.bind;
+        }
+        if let Some(plugins) = self.plugins {
+            config.plugins = plugins;
+        }
+        if let Some(level) = self.log_level {
+            config.log_level = level;
+        }
+        if let Some(device_id) = self.device_id {
+            config.device_id = device_id;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn main() -> ExitCode {
+    let Command::Serve(args) = Cli::parse().command;
+    let config = match args.into_config() {
+        Ok(config) => config,
+        Err(error) => return fail(&error),
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&config.log_level) {
+        Ok(filter) => filter,
+        Err(error) => {
+            return fail(&anyhow::anyhow!(
+                "invalid log level {:?}: {error}",
+                config.log_level
+            ));
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error.into()),
+    };
+    match runtime.block_on(coapwasm::server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}

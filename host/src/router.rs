@@ -1,0 +1,143 @@
+//! The router: which plugin serves which path. A [`RoutingTable`] is immutable
+//! once built; the [`Router`] swaps a whole new one in atomically, so that a
+//! request sees either the old set of resources or the new one, never a mix.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::discovery::{Link, WELL_KNOWN_CORE};
+use crate::runtime::Plugin;
+use crate::runtime::bindings::types::ResourceDescription;
+
+/// One served path.
+pub struct Route {
+    /// The plugin that serves it.
+    pub plugin: Arc<Plugin>,
+    /// What the plugin said about it.
+    pub resource: ResourceDescription,
+}
+
+/// A plugin that could not be added to a table, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    /// The plugin's file.
+    pub file: PathBuf,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Paths to routes, with the discovery links of the same resources.
+#[derive(Default)]
+pub struct RoutingTable {
+    routes: HashMap<String, Route>,
+    // Sorted by path, so /.well-known/core and host-info list resources in a
+    // stable order.
+    links: Vec<Link>,
+}
+
+impl RoutingTable {
+    /// A table of `plugins`, taken in order: a plugin whose name or any of
+    /// whose paths an earlier one has already taken is refused whole.
+    pub fn build(plugins: impl IntoIterator<Item = Arc<Plugin>>) -> (RoutingTable, Vec<Refusal>) {
+        let mut table = RoutingTable::default();
+        let mut names: HashMap<String, PathBuf> = HashMap::new();
+        let mut refusals = Vec::new();
+        for plugin in plugins {
+            let description = plugin.description();
+            let refusal = |reason: String| Refusal {
+                file: plugin.file().to_path_buf(),
+                reason,
+            };
+            if let Some(other) = names.get(&description.name) {
+                refusals.push(refusal(format!(
+                    "plugin name {:?} is already taken by {}",
+                    description.name,
+                    other.display()
+                )));
+                continue;
+            }
+            let clash = description.resources.iter().find_map(|resource| {
+                if resource.path == WELL_KNOWN_CORE {
+                    return Some(format!("path {} is the host's own", resource.path));
+                }
+                table.routes.get(&resource.path).map(|route| {
+                    format!(
+                        "path {} is already served by plugin {:?} ({})",
+                        resource.path,
+                        route.plugin.name(),
+                        route.plugin.file().display()
+                    )
+                })
+            });
+            if let Some(reason) = clash {
+                refusals.push(refusal(reason));
+                continue;
+            }
+            names.insert(description.name.clone(), plugin.file().to_path_buf());
+            for resource in &description.resources {
+                table.links.push(Link::for_resource(resource));
+                table.routes.insert(
+                    resource.path.clone(),
+                    Route {
+                        plugin: plugin.clone(),
+                        resource: resource.clone(),
+                    },
+                );
+            }
+        }
+        table.links.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        (table, refusals)
+    }
+
+    /// The route for a request's path.
+    pub fn route(&self, path: &str) -> Option<&Route> {
+        self.routes.get(path)
+    }
+
+    /// The discovery links, sorted by path.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// Every served path, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.routes.keys().cloned().collect();
+        paths.sort();
+        paths
+    }
+
+    /// How many plugins serve at least one path.
+    pub fn plugin_count(&self) -> usize {
+        let mut names: Vec<&str> = self.routes.values().map(|r| r.plugin.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.len()
+    }
+}
+
+/// The current routing table, replaced as a whole.
+pub struct Router {
+    table: ArcSwap<RoutingTable>,
+}
+
+impl Router {
+    /// A router serving `table`.
+    pub fn new(table: RoutingTable) -> Self {
+        Router {
+            table: ArcSwap::from_pointee(table),
+        }
+    }
+
+    /// The table in force now. Cheap: no lock, no copy.
+    pub fn table(&self) -> arc_swap::Guard<Arc<RoutingTable>> {
+        self.table.load()
+    }
+
+    /// Puts `table` in force for every request that starts from now on.
+    pub fn replace(&self, table: RoutingTable) {
+        self.table.store(Arc::new(table));
+    }
+}

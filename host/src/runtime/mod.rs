@@ -1,0 +1,65 @@
+//! The plugin runtime: wasmtime, the component model, and the host side of
+//! the `coapwasm:plugin` world.
+
+pub mod bindings;
+mod engine;
+mod host_context;
+mod imports;
+mod instance;
+mod instance_pool;
+mod plugin;
+mod state;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Engine;
+use wasmtime::component::{HasSelf, Linker};
+
+pub use host_context::HostContext;
+pub use plugin::{CallError, LoadError, Plugin};
+pub use state::PluginState;
+
+/// Limits on every plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeLimits {
+    /// Instances of one plugin that may run at once.
+    pub max_instances: usize,
+    /// The longest one call may take.
+    pub call_timeout: Duration,
+}
+
+/// The engine, the linker with the host's imports, and what plugins share.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+    host: Arc<HostContext>,
+    limits: RuntimeLimits,
+}
+
+impl Runtime {
+    /// A runtime whose plugins share `host`.
+    pub fn new(host: Arc<HostContext>, limits: RuntimeLimits) -> anyhow::Result<Arc<Runtime>> {
+        let engine = engine::new_engine()?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |state| state)?;
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            host,
+            limits,
+        }))
+    }
+
+    /// Loads the component in `file` as a plugin.
+    pub async fn load(self: &Arc<Self>, file: &Path) -> Result<Plugin, LoadError> {
+        Plugin::load(self, file).await
+    }
+
+    /// What the plugins share.
+    pub fn host(&self) -> &Arc<HostContext> {
+        &self.host
+    }
+}

@@ -1,0 +1,213 @@
+//! A loaded plugin: compiled, linked, described, validated, and serving
+//! requests from a pool of instances.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use wasmtime::component::Component;
+
+use super::Runtime;
+use super::bindings::PluginPre;
+use super::bindings::types::{PluginDescription, Request, Response};
+use super::instance::PluginInstance;
+use super::instance_pool::InstancePool;
+use super::state::PluginState;
+use crate::kv_store::Namespace;
+
+/// Why a file could not become a plugin. Each names the step that failed.
+#[derive(Debug, Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read the file: {0}")]
+    Read(#[from] std::io::Error),
+    /// Not a WebAssembly component, or one wasmtime cannot compile.
+    #[error("not a valid WebAssembly component: {0}")]
+    Compile(String),
+    /// A component that does not implement the `coapwasm:plugin` world, or
+    /// that imports something the host does not provide.
+    #[error("does not implement the coapwasm:plugin@0.1.0 world: {0}")]
+    Link(String),
+    /// Instantiation or `describe` failed.
+    #[error("describe failed: {0}")]
+    Describe(String),
+    /// The description breaks a rule of the world.
+    #[error("invalid description: {0}")]
+    Invalid(String),
+}
+
+/// Why a call into a plugin produced no response.
+#[derive(Debug, Error)]
+pub enum CallError {
+    /// The plugin trapped (a panic, an out-of-bounds access, ...).
+    #[error("plugin {plugin} trapped: {reason}")]
+    Trap { plugin: Arc<str>, reason: String },
+    /// The plugin did not return within the call timeout.
+    #[error("plugin {plugin} did not answer within {} ms", timeout.as_millis())]
+    Timeout { plugin: Arc<str>, timeout: Duration },
+    /// A new instance could not be made.
+    #[error("plugin {plugin} could not be instantiated: {reason}")]
+    Instantiate { plugin: Arc<str>, reason: String },
+}
+
+/// A plugin the host can route requests to.
+pub struct Plugin {
+    file: PathBuf,
+    name: Arc<str>,
+    description: PluginDescription,
+    pre: PluginPre<PluginState>,
+    namespace: Namespace,
+    pool: InstancePool,
+    runtime: Arc<Runtime>,
+}
+
+impl Plugin {
+    pub(super) async fn load(runtime: &Arc<Runtime>, file: &Path) -> Result<Plugin, LoadError> {
+        let bytes = tokio::fs::read(file).await?;
+        let engine = runtime.engine.clone();
+        // Compiling takes Cranelift tens to hundreds of milliseconds: not on
+        // an async worker.
+        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
+            .await
+            .map_err(|e| LoadError::Compile(e.to_string()))?
+            .map_err(|e| LoadError::Compile(root_cause(&e)))?;
+        let pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .and_then(PluginPre::new)
+            .map_err(|e| LoadError::Link(root_cause(&e)))?;
+
+        let file_name: Arc<str> = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into())
+            .unwrap_or_else(|| "plugin".into());
+        let state = PluginState::new(file_name, None, runtime.host.clone());
+        let mut instance = PluginInstance::new(&pre, state)
+            .await
+            .map_err(|e| LoadError::Describe(root_cause(&e)))?;
+        let description = tokio::time::timeout(runtime.limits.call_timeout, instance.describe())
+            .await
+            .map_err(|_| LoadError::Describe("timed out".to_owned()))?
+            .map_err(|e| LoadError::Describe(trap_reason(&e)))?;
+        validate(&description).map_err(LoadError::Invalid)?;
+
+        let name: Arc<str> = description.name.as_str().into();
+        let namespace = runtime.host.kv.namespace(&name);
+        instance.identify(name.clone(), namespace.clone());
+        Ok(Plugin {
+            file: file.to_path_buf(),
+            name,
+            description,
+            pre,
+            namespace,
+            pool: InstancePool::new(runtime.limits.max_instances, instance),
+            runtime: runtime.clone(),
+        })
+    }
+
+    /// The plugin's name, from its description.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file it was loaded from.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// What it said about itself.
+    pub fn description(&self) -> &PluginDescription {
+        &self.description
+    }
+
+    /// Calls `handle` in an idle instance, or a new one if none is idle. A
+    /// trapped or timed-out instance is dropped; the next call makes another.
+    pub async fn handle(&self, request: Request) -> Result<Response, CallError> {
+        let _permit = self.pool.permit().await;
+        let mut instance = match self.pool.take() {
+            Some(instance) => instance,
+            None => self.instantiate().await?,
+        };
+        let timeout = self.runtime.limits.call_timeout;
+        match tokio::time::timeout(timeout, instance.handle(&request)).await {
+            Ok(Ok(response)) => {
+                self.pool.put_back(instance);
+                Ok(response)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(plugin = &*self.name, path = request.path, "trap: {error:?}");
+                Err(CallError::Trap {
+                    plugin: self.name.clone(),
+                    reason: trap_reason(&error),
+                })
+            }
+            Err(_) => {
+                tracing::warn!(plugin = &*self.name, path = request.path, "call timed out");
+                Err(CallError::Timeout {
+                    plugin: self.name.clone(),
+                    timeout,
+                })
+            }
+        }
+    }
+
+    async fn instantiate(&self) -> Result<PluginInstance, CallError> {
+        let state = PluginState::new(
+            self.name.clone(),
+            Some(self.namespace.clone()),
+            self.runtime.host.clone(),
+        );
+        PluginInstance::new(&self.pre, state)
+            .await
+            .map_err(|e| CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: root_cause(&e),
+            })
+    }
+}
+
+/// The rules `wit/plugin.wit` states for a description.
+fn validate(description: &PluginDescription) -> Result<(), String> {
+    let name = &description.name;
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!(
+            "name {name:?} must be 1 to 64 lowercase letters, digits and '-'"
+        ));
+    }
+    if description.resources.is_empty() {
+        return Err("no resources".to_owned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for resource in &description.resources {
+        let path = &resource.path;
+        let Some(rest) = path.strip_prefix('/') else {
+            return Err(format!("path {path:?} must start with '/'"));
+        };
+        if path != "/" && rest.split('/').any(|s| s.is_empty() || s.len() > 255) {
+            return Err(format!("path {path:?} has an empty or overlong segment"));
+        }
+        if !seen.insert(path.as_str()) {
+            return Err(format!("path {path} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// The innermost cause, which is what a person needs to read.
+fn root_cause(error: &wasmtime::Error) -> String {
+    error.root_cause().to_string()
+}
+
+/// A short reason for a trap: the trap code, without the wasm backtrace.
+fn trap_reason(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => root_cause(error),
+    }
+}

@@ -1,0 +1,99 @@
+//! Start-up and the lifetime of the host: load the plugins, bind the sockets,
+//! serve until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::exchange::ExchangeLayer;
+use crate::kv_store::KvStore;
+use crate::message::MessageLayer;
+use crate::plugin_folder;
+use crate::router::Router;
+use crate::runtime::{HostContext, Runtime, RuntimeLimits};
+use crate::socket::{self, EndpointLimits};
+
+/// Runs the host with `config` until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    anyhow::ensure!(
+        config.plugins.is_dir(),
+        "plugins folder {} does not exist (or is not a folder)",
+        config.plugins.display()
+    );
+
+    // Bind before the slow part, so that a port in use fails at once.
+    let mut sockets = Vec::new();
+    for &address in &config.bind {
+        let socket = socket::bind(address).map_err(|error| bind_error(address, error))?;
+        sockets.push(socket);
+    }
+
+    let kv = Arc::new(KvStore::default());
+    let host = Arc::new(HostContext::new(config.device_id.clone(), kv));
+    let runtime = Runtime::new(
+        host.clone(),
+        RuntimeLimits {
+            max_instances: config.runtime.max_instances_per_plugin,
+            call_timeout: Duration::from_millis(config.runtime.call_timeout_ms),
+        },
+    )?;
+    let table = plugin_folder::load(&runtime, &config.plugins).await?;
+    host.set_resources(table.paths());
+    let plugins = plugin_folder::served_plugins(&table);
+    let router = Arc::new(Router::new(table));
+    let exchanges = Arc::new(ExchangeLayer::new(router));
+
+    let limits = EndpointLimits {
+        max_pending_requests: config.runtime.max_pending_requests,
+    };
+    let mut endpoints = JoinSet::new();
+    for socket in sockets {
+        let local = socket.local_addr().context("socket has no local address")?;
+        let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
+        endpoints.spawn(socket::serve(socket, layer, exchanges.clone(), limits));
+        // Scripts and tests wait for this line to learn the bound port.
+        println!("listening on {local}");
+    }
+    tracing::info!(
+        plugins = ?plugins,
+        ms = started.elapsed().as_millis() as u64,
+        "coapwasm {} serving",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down"),
+        Some(ended) = endpoints.join_next() => {
+            ended.context("a socket task failed")?;
+        }
+    }
+    Ok(())
+}
+
+fn bind_error(address: SocketAddr, error: std::io::Error) -> anyhow::Error {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!("cannot bind UDP {address}: the address is already in use")
+    } else {
+        anyhow::anyhow!("cannot bind UDP {address}: {error}")
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
