@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&error),
     };
-    let filter = match tracing_subscriber::EnvFilter::try_new(&config.log_level) {
+    let filter = match tracing_subscriber::EnvFilter::try_new(log_filter(&config.log_level)) {
         Ok(filter) => filter,
         Err(error) => {
             return fail(&anyhow::anyhow!(
@@ -99,6 +99,17 @@ fn main() -> ExitCode {
     match runtime.block_on(coapwasm::server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
+    }
+}
+
+/// A bare level applies to the host and its plugins only: wasmtime and
+/// Cranelift at debug level would bury them. A full directive is taken as is.
+fn log_filter(level: &str) -> String {
+    match level {
+        "error" | "warn" | "info" | "debug" | "trace" => {
+            format!("warn,coapwasm={level},plugin={level}")
+        }
+        directive => directive.to_owned(),
     }
 }
 

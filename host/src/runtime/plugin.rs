@@ -136,10 +136,16 @@ impl Plugin {
                 Ok(response)
             }
             Ok(Err(error)) => {
-                tracing::warn!(plugin = &*self.name, path = request.path, "trap: {error:?}");
+                let reason = trap_reason(&error);
+                tracing::warn!(
+                    plugin = &*self.name,
+                    path = request.path,
+                    "trapped: {reason}"
+                );
+                tracing::debug!(plugin = &*self.name, "trap in detail: {error:?}");
                 Err(CallError::Trap {
                     plugin: self.name.clone(),
-                    reason: trap_reason(&error),
+                    reason,
                 })
             }
             Err(_) => {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what coapwasm needs on a Debian machine that has only the Rust
+# toolchain, then builds the host and every plugin. Idempotent, never prompts.
+# Used by examples/run.sh and tests/run.sh; run it alone to just build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# The plugins' compilation target.
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    log "adding the wasm32-wasip2 target"
+    rustup target add wasm32-wasip2
+fi
+
+# libcoap's command-line client, to talk to the host (and for the tests).
+if ! command -v coap-client-notls >/dev/null && ! command -v coap-client >/dev/null; then
+    log "installing libcoap3-bin (coap-client)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcoap3-bin </dev/null
+fi
+
+log "building the host"
+cargo build --release --locked -p coapwasm
+
+# Example plugins, and the test-only ones (small; the tests need them).
+example_plugins=(temperature led info)
+test_plugins=(testkit clash)
+log "building the plugins: ${example_plugins[*]} ${test_plugins[*]}"
+package_flags=()
+for p in "${example_plugins[@]}" "${test_plugins[@]}"; do package_flags+=(-p "$p"); done
+cargo build --locked --profile plugin --target wasm32-wasip2 "${package_flags[@]}"
+
+# The folder the host serves from: the example plugins only.
+mkdir -p target/plugins
+for p in "${example_plugins[@]}"; do
+    cp -f "target/wasm32-wasip2/plugin/$p.wasm" target/plugins/
+done
+log "plugins ready in target/plugins"

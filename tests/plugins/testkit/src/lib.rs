@@ -1,0 +1,240 @@
+//! A test-only plugin whose resources each exercise one part of the host for
+//! the end-to-end tests: slow and trapping handlers, deduplication, the request
+//! and response fields, ETags, Accept, block-wise transfer and Location options.
+
+// The generated glue passes a flattened `request` record to `handle`, which
+// trips clippy's argument-count lint; it is not code we can shape.
+#[allow(clippy::too_many_arguments)]
+mod bindings {
+    wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+}
+
+use std::time::Duration;
+
+use bindings::coapwasm::plugin::key_value;
+use bindings::coapwasm::plugin::types::{Method, Methods, ResourceDescription, ResponseCode};
+use bindings::{Guest, PluginDescription, Request, Response};
+
+const TEXT: u16 = 0;
+const JSON: u16 = 50;
+const CBOR: u16 = 60;
+
+/// How long `/test/slow` sleeps without an `ms=` query item.
+const DEFAULT_SLEEP_MS: u64 = 1500;
+/// Keeps a typo in a test from hanging an instance for good.
+const MAX_SLEEP_MS: u64 = 60_000;
+
+const COUNT_KEY: &str = "count";
+
+const ETAG: [u8; 4] = [0xE1, 0x7A, 0x60, 0x01];
+const ETAG_MAX_AGE_SECS: u32 = 30;
+
+/// Larger than any block size (RFC 7959 allows up to 1024 bytes), so the host
+/// must split it into several blocks.
+const BIG_LEN: usize = 3000;
+
+/// `{"format": 60}` in CBOR (RFC 8949): a map of one pair, the 6-byte text
+/// "format" and the unsigned integer 60, which needs a one-byte argument.
+const CBOR_FORMAT: &[u8] = &[0xA1, 0x66, b'f', b'o', b'r', b'm', b'a', b't', 0x18, 0x3C];
+
+/// The resources: path, methods, content-formats.
+const RESOURCES: &[(&str, Methods, &[u16])] = &[
+    ("/test/slow", Methods::GET, &[]),
+    ("/test/trap", Methods::GET, &[]),
+    ("/test/counter", Methods::GET.union(Methods::POST), &[]),
+    (
+        "/test/echo",
+        Methods::GET
+            .union(Methods::POST)
+            .union(Methods::PUT)
+            .union(Methods::DELETE)
+            .union(Methods::FETCH),
+        &[],
+    ),
+    ("/test/etag", Methods::GET, &[]),
+    ("/test/accept", Methods::GET, &[JSON, CBOR]),
+    ("/test/big", Methods::GET, &[]),
+    ("/test/created", Methods::POST, &[]),
+];
+
+struct Testkit;
+
+impl Guest for Testkit {
+    fn describe() -> PluginDescription {
+        PluginDescription {
+            name: "testkit".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            resources: RESOURCES
+                .iter()
+                .map(|&(path, methods, formats)| ResourceDescription {
+                    path: path.into(),
+                    methods,
+                    observable: false,
+                    content_formats: formats.to_vec(),
+                    attributes: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn handle(request: Request) -> Response {
+        // The host has checked path and method against `RESOURCES`.
+        match request.path.as_str() {
+            "/test/slow" => slow(&request),
+            "/test/trap" => panic!("deliberate trap"),
+            "/test/counter" => counter(request.method),
+            "/test/echo" => echo(&request),
+            "/test/etag" => Response {
+                etag: Some(ETAG.to_vec()),
+                max_age: Some(ETAG_MAX_AGE_SECS),
+                ..text(ResponseCode::Content, "tagged")
+            },
+            "/test/accept" => match request.accept {
+                Some(CBOR) => reply(ResponseCode::Content, CBOR, CBOR_FORMAT.to_vec()),
+                _ => reply(ResponseCode::Content, JSON, br#"{"format":50}"#.to_vec()),
+            },
+            "/test/big" => reply(
+                ResponseCode::Content,
+                TEXT,
+                b"0123456789".repeat(BIG_LEN / 10),
+            ),
+            "/test/created" => Response {
+                location_path: vec!["test".into(), "items".into(), "7".into()],
+                location_query: vec!["v=1".into()],
+                ..reply(ResponseCode::Created, TEXT, Vec::new())
+            },
+            other => text(ResponseCode::NotFound, &format!("no resource {other}")),
+        }
+    }
+}
+
+/// Sleeps for the `ms=N` query item, to let tests see how the host copes with
+/// a handler that takes long (separate responses, timeouts, concurrency).
+fn slow(request: &Request) -> Response {
+    let ms = match request
+        .query
+        .iter()
+        .find_map(|item| item.strip_prefix("ms="))
+    {
+        None => DEFAULT_SLEEP_MS,
+        Some(value) => match value.parse::<u64>() {
+            Ok(ms) if ms <= MAX_SLEEP_MS => ms,
+            _ => {
+                let message = format!("ms must be a whole number up to {MAX_SLEEP_MS}");
+                return text(ResponseCode::BadRequest, &message);
+            }
+        },
+    };
+    // On wasip2 this blocks on a wasi:clocks monotonic-clock pollable.
+    std::thread::sleep(Duration::from_millis(ms));
+    text(ResponseCode::Content, &format!("slept {ms} ms"))
+}
+
+/// Counts POSTs in the store, so a test can tell how often the host really
+/// called the plugin for a request the client sent more than once.
+fn counter(method: Method) -> Response {
+    let result = load_count().and_then(|count| {
+        if method == Method::Post {
+            let count = count + 1;
+            key_value::set(COUNT_KEY, count.to_string().as_bytes())
+                .map_err(|error| format!("cannot store the count: {error:?}"))?;
+            Ok((ResponseCode::Changed, count))
+        } else {
+            Ok((ResponseCode::Content, count))
+        }
+    });
+    match result {
+        Ok((code, count)) => text(code, &count.to_string()),
+        Err(message) => text(ResponseCode::InternalServerError, &message),
+    }
+}
+
+fn load_count() -> Result<u64, String> {
+    match key_value::get(COUNT_KEY) {
+        Ok(None) => Ok(0),
+        Ok(Some(bytes)) => std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| {
+                let stored = String::from_utf8_lossy(&bytes);
+                format!("stored count {stored:?} is not a number")
+            }),
+        Err(error) => Err(format!("cannot read the count: {error:?}")),
+    }
+}
+
+/// Mirrors the request as JSON, so tests can check what the host hands over.
+fn echo(request: &Request) -> Response {
+    let code = match request.method {
+        Method::Post | Method::Put => ResponseCode::Changed,
+        Method::Delete => ResponseCode::Deleted,
+        _ => ResponseCode::Content,
+    };
+    let body = serde_json::json!({
+        "method": method_name(request.method),
+        "path": request.path,
+        "query": request.query,
+        "content_format": request.content_format,
+        "accept": request.accept,
+        "payload_len": request.payload.len(),
+        "payload_utf8": std::str::from_utf8(&request.payload).ok(),
+        "source": request.source,
+    });
+    reply(code, JSON, body.to_string().into_bytes())
+}
+
+/// The method's name as the WIT enum spells it.
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "get",
+        Method::Post => "post",
+        Method::Put => "put",
+        Method::Delete => "delete",
+        Method::Fetch => "fetch",
+        Method::Patch => "patch",
+        Method::Ipatch => "ipatch",
+    }
+}
+
+fn reply(code: ResponseCode, content_format: u16, payload: Vec<u8>) -> Response {
+    Response {
+        code,
+        // A Content-Format without a payload would describe nothing.
+        content_format: (!payload.is_empty()).then_some(content_format),
+        max_age: None,
+        etag: None,
+        location_path: Vec::new(),
+        location_query: Vec::new(),
+        payload,
+    }
+}
+
+fn text(code: ResponseCode, message: &str) -> Response {
+    reply(code, TEXT, message.as_bytes().to_vec())
+}
+
+bindings::export!(Testkit with_types_in bindings);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_payload_has_the_promised_length() {
+        let Response { payload, .. } = reply(
+            ResponseCode::Content,
+            TEXT,
+            b"0123456789".repeat(BIG_LEN / 10),
+        );
+        assert_eq!(payload.len(), BIG_LEN);
+        assert!(payload.starts_with(b"01234567890123"));
+    }
+
+    #[test]
+    fn resources_are_unique() {
+        let mut paths: Vec<_> = RESOURCES.iter().map(|(path, ..)| *path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), RESOURCES.len());
+    }
+}
