@@ -197,6 +197,24 @@ mod tests {
         assert_eq!(config.transmission.max_retransmit, 4);
     }
 
+    /// The documented example must stay a valid config with the defaults.
+    #[test]
+    fn example_file_is_valid_and_matches_defaults() {
+        let config: Config = toml::from_str(include_str!("../../examples/coapwasm.toml")).unwrap();
+        config.validate().unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.bind, defaults.bind);
+        assert_eq!(config.plugins, defaults.plugins);
+        assert_eq!(
+            config.transmission_parameters(),
+            defaults.transmission_parameters()
+        );
+        assert_eq!(
+            config.runtime.max_pending_requests,
+            defaults.runtime.max_pending_requests
+        );
+    }
+
     #[test]
     fn unknown_keys_are_errors() {
         assert!(toml::from_str::<Config>("bnd = []").is_err());
