@@ -29,7 +29,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Bind before the slow part, so that a port in use fails at once.
     let mut sockets = Vec::new();
     for &address in &config.bind {
-        let socket = socket::bind(address).map_err(|error| bind_error(address, error))?;
+        let socket = match socket::bind(address) {
+            Ok(socket) => socket,
+            // A kernel without IPv6 cannot make the dual-stack socket of the
+            // default: serve IPv4 rather than nothing.
+            Err(error) if is_ipv6_unavailable(address, &error) => {
+                let v4 = SocketAddr::from(([0, 0, 0, 0], address.port()));
+                tracing::warn!("IPv6 is not available ({error}); serving {v4} only");
+                socket::bind(v4).map_err(|error| bind_error(v4, error))?
+            }
+            Err(error) => return Err(bind_error(address, error)),
+        };
         sockets.push(socket);
     }
 
@@ -73,6 +83,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn is_ipv6_unavailable(address: SocketAddr, error: &std::io::Error) -> bool {
+    const EAFNOSUPPORT: i32 = 97;
+    address.is_ipv6() && address.ip().is_unspecified() && error.raw_os_error() == Some(EAFNOSUPPORT)
 }
 
 fn bind_error(address: SocketAddr, error: std::io::Error) -> anyhow::Error {

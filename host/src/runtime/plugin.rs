@@ -205,9 +205,15 @@ fn validate(description: &PluginDescription) -> Result<(), String> {
     Ok(())
 }
 
-/// The innermost cause, which is what a person needs to read.
+/// The innermost cause, which is what a person needs to read, on one line:
+/// wasmparser's messages can span several, and a log line should not.
 fn root_cause(error: &wasmtime::Error) -> String {
-    error.root_cause().to_string()
+    error
+        .root_cause()
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A short reason for a trap: the trap code, without the wasm backtrace.

@@ -1,0 +1,29 @@
+//! Support for the end-to-end tests: the real `coapwasm` binary on a loopback
+//! port, spoken to with hand-made datagrams and with libcoap's coap-client.
+
+use std::time::Duration;
+
+pub mod artifacts;
+pub mod coap_client;
+pub mod datagram;
+pub mod link_format;
+pub mod peer;
+pub mod rfc3339;
+pub mod server;
+pub mod temp_dir;
+pub mod testkit;
+
+pub use coap_client::CoapClient;
+pub use datagram::{Code, Message, Type, option};
+pub use peer::Peer;
+pub use server::Server;
+
+/// How long a server may take to compile its plugins and start listening.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long any request may take to be answered before the test fails; far
+/// beyond what a working server needs, so it never turns into a speed target.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to listen before concluding the server stays silent.
+pub const SILENCE: Duration = Duration::from_millis(700);

@@ -1,0 +1,346 @@
+//! Runs the real `coapwasm serve` in a fresh directory holding just the plugins
+//! a test needs, learns its ports from the `listening on ADDR` lines, collects
+//! its log and kills it when the test ends.
+
+use crate::peer::Peer;
+use crate::temp_dir::TempDir;
+use crate::{STARTUP_TIMEOUT, artifacts};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Describes a server to start; see `Server::builder`.
+pub struct ServerBuilder {
+    dir: TempDir,
+    binds: Vec<String>,
+    plugins_flag: bool,
+    config: Option<String>,
+    args: Vec<String>,
+    sockets: Option<usize>,
+}
+
+/// A running server. Dropping it kills the process.
+pub struct Server {
+    child: Child,
+    addrs: Vec<SocketAddr>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    stdout: Receiver<String>,
+    dir: TempDir,
+}
+
+/// A server run that ended by itself.
+pub struct Exited {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Server {
+    /// A server bound to `127.0.0.1:0`, with an empty plugins folder passed by
+    /// `--plugins`.
+    pub fn builder() -> ServerBuilder {
+        let dir = TempDir::new();
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        ServerBuilder {
+            dir,
+            binds: vec!["127.0.0.1:0".into()],
+            plugins_flag: true,
+            config: None,
+            args: Vec::new(),
+            sockets: None,
+        }
+    }
+
+    /// A default server with these plugins, e.g. `&["led"]`.
+    pub fn with_plugins(names: &[&str]) -> Server {
+        Server::builder().plugins(names).start()
+    }
+
+    /// The first bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// `coap://ADDR/path` for the first bound address.
+    pub fn uri(&self, path: &str) -> String {
+        format!("coap://{}{path}", self.addr())
+    }
+
+    /// A raw UDP client for the first bound address.
+    pub fn peer(&self) -> Peer {
+        Peer::new(self.addr())
+    }
+
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Everything the server has logged so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// The first log line satisfying `matches`, waiting up to `within` for it
+    /// (the log is read by another thread, so it may lag a little).
+    pub fn log_line(&self, within: Duration, matches: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(line) = self.stderr().lines().find(|l| matches(l)) {
+                return Some(line.to_string());
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Fails the test if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the server exited ({status}); log:\n{}", self.stderr());
+        }
+    }
+
+    /// Sends `signal` (e.g. "TERM") and waits, bounded, for the process to exit.
+    pub fn signal_and_wait(&mut self, signal: &str, within: Duration) -> ExitStatus {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+        wait_bounded(&mut self.child, within).unwrap_or_else(|| {
+            panic!(
+                "the server did not exit within {within:?} of SIG{signal}; log:\n{}",
+                self.stderr()
+            )
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // A failing test shows what the server logged (libtest captures this).
+        if thread::panicking() {
+            eprintln!("--- coapwasm log ---\n{}--- end of log ---", self.stderr());
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Copies built plugins, e.g. `"led"` for `led.wasm`, into the plugins folder.
+    pub fn plugins(mut self, names: &[&str]) -> ServerBuilder {
+        for name in names {
+            self = self.plugin_as(name, &format!("{name}.wasm"));
+        }
+        self
+    }
+
+    /// Copies the built plugin `name` under another file name, which decides
+    /// the order plugins are loaded in (sorted by file name).
+    pub fn plugin_as(self, name: &str, file_name: &str) -> ServerBuilder {
+        let file = format!("{name}.wasm");
+        let to = self.plugins_path().join(file_name);
+        std::fs::copy(artifacts::plugin(&file), &to)
+            .unwrap_or_else(|e| panic!("copy {file} to {}: {e}", to.display()));
+        self
+    }
+
+    /// Writes a file of the given bytes into the plugins folder.
+    pub fn plugin_file(self, file_name: &str, bytes: &[u8]) -> ServerBuilder {
+        std::fs::write(self.plugins_path().join(file_name), bytes).unwrap();
+        self
+    }
+
+    /// Replaces the default `--bind 127.0.0.1:0` by these flags (none if empty).
+    pub fn binds(mut self, addrs: &[&str]) -> ServerBuilder {
+        self.binds = addrs.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
+    /// Leaves out `--plugins`, so the config file or the default decides.
+    pub fn without_plugins_flag(mut self) -> ServerBuilder {
+        self.plugins_flag = false;
+        self
+    }
+
+    /// Writes `config.toml` and passes `--config`. `{plugins}` in the text is
+    /// replaced by the plugins folder's path.
+    pub fn config(mut self, toml: &str) -> ServerBuilder {
+        let plugins = self.plugins_path().display().to_string();
+        self.config = Some(toml.replace("{plugins}", &plugins));
+        self
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> ServerBuilder {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// How many `listening on` lines to wait for, when not one per `--bind`.
+    pub fn sockets(mut self, count: usize) -> ServerBuilder {
+        self.sockets = Some(count);
+        self
+    }
+
+    pub fn plugins_path(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(artifacts::binary());
+        command.arg("serve");
+        if let Some(toml) = &self.config {
+            let path = self.dir.path().join("config.toml");
+            std::fs::write(&path, toml).unwrap();
+            command.arg("--config").arg(path);
+        }
+        if self.plugins_flag {
+            command.arg("--plugins").arg(self.plugins_path());
+        }
+        for bind in &self.binds {
+            command.arg("--bind").arg(bind);
+        }
+        command
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Starts the server and waits until every socket is listening.
+    pub fn start(self) -> Server {
+        let expected = self.sockets.unwrap_or(self.binds.len()).max(1);
+        let mut child = self.command().spawn().expect("spawn coapwasm");
+        let stderr = collect(child.stderr.take().unwrap());
+        let stdout = lines(child.stdout.take().unwrap());
+        let mut server = Server {
+            child,
+            addrs: Vec::new(),
+            stderr,
+            stdout,
+            dir: self.dir,
+        };
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while server.addrs.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "the server did not print {expected} `listening on` line(s) within \
+                     {STARTUP_TIMEOUT:?}; log:\n{}",
+                    server.stderr()
+                );
+            }
+            match server
+                .stdout
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                Ok(line) => {
+                    if let Some(addr) = line.trim().strip_prefix("listening on ") {
+                        let addr = addr.parse().unwrap_or_else(|e| {
+                            panic!("unparsable address in stdout line {line:?}: {e}")
+                        });
+                        server.addrs.push(addr);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => server.assert_running(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    // stdout closed: the process is ending; give it a moment to say why.
+                    let status = wait_bounded(&mut server.child, Duration::from_secs(5));
+                    panic!(
+                        "the server closed stdout before listening (exit: {status:?}); log:\n{}",
+                        server.stderr()
+                    );
+                }
+            }
+        }
+        server
+    }
+
+    /// Runs the server expecting it to exit by itself within `within`.
+    pub fn run_to_exit(self, within: Duration) -> Exited {
+        let mut child = self.command().spawn().expect("spawn coapwasm");
+        let stderr = collect(child.stderr.take().unwrap());
+        let stdout = collect(child.stdout.take().unwrap());
+        let status = wait_bounded(&mut child, within);
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server was expected to exit but still ran after {within:?}; log:\n{}",
+                String::from_utf8_lossy(&stderr.lock().unwrap())
+            );
+        };
+        // Let the reader threads drain what the process wrote before exiting.
+        thread::sleep(Duration::from_millis(100));
+        let stdout = String::from_utf8_lossy(&stdout.lock().unwrap()).into_owned();
+        let stderr = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        Exited {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+fn wait_bounded(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Appends everything `source` produces to a shared buffer, on its own thread.
+fn collect(mut source: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let text = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&text);
+    thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n) = source.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+        }
+    });
+    text
+}
+
+/// Sends each line `source` produces through a channel, on its own thread.
+fn lines(source: impl Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(source).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
