@@ -35,6 +35,18 @@ package_flags=()
 for p in "${example_plugins[@]}" "${test_plugins[@]}"; do package_flags+=(-p "$p"); done
 cargo build --locked --profile plugin --target wasm32-wasip2 "${package_flags[@]}"
 
+# The hot-reload tests swap versions of one test plugin: build each variant
+# and keep a copy, since every build writes the same versioned.wasm.
+test_plugin_dir=target/test-plugins
+log "building the versioned test plugin: v1, v2, moved"
+mkdir -p "$test_plugin_dir"
+for variant in v1 v2 moved; do
+    feature_flags=()
+    if [ "$variant" != v1 ]; then feature_flags=(--features "$variant"); fi
+    cargo build --locked --profile plugin --target wasm32-wasip2 -p versioned "${feature_flags[@]}"
+    cp -f target/wasm32-wasip2/plugin/versioned.wasm "$test_plugin_dir/versioned-$variant.wasm"
+done
+
 # The folder the host serves from: the example plugins only.
 mkdir -p target/plugins
 for p in "${example_plugins[@]}"; do

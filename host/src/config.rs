@@ -22,6 +22,10 @@ pub struct Config {
     pub plugins: PathBuf,
     /// A `tracing` filter such as `info` or `coapwasm=debug`. Default `info`.
     pub log_level: String,
+    /// Where the host keeps what outlives it: the plugins' key-value store
+    /// (`kv.redb`) and compiled components (`cache/`). Default
+    /// `coapwasm-data`, relative to the working directory.
+    pub data_dir: PathBuf,
     /// The identifier the `host-info` import reports. Default `coapwasm-` and
     /// the machine's host name.
     pub device_id: String,
@@ -29,6 +33,25 @@ pub struct Config {
     pub transmission: TransmissionConfig,
     /// Limits of the plugin runtime.
     pub runtime: RuntimeConfig,
+    /// Watching the plugins folder.
+    pub reload: ReloadConfig,
+}
+
+/// Hot reload: the plugins folder is watched, and a file that changed is
+/// loaded again once it has been quiet for a while.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// How long a file must go unchanged before it is loaded: long enough for
+    /// a copy in several writes to finish, short enough to feel immediate.
+    /// Default 100.
+    pub debounce_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        ReloadConfig { debounce_ms: 100 }
+    }
 }
 
 /// RFC 7252 §4.8 transmission parameters, plus the delay after which a request
@@ -73,9 +96,11 @@ impl Default for Config {
             bind: vec![SocketAddr::from(([0u16; 8], 5683))],
             plugins: PathBuf::from("plugins"),
             log_level: "info".to_owned(),
+            data_dir: PathBuf::from("coapwasm-data"),
             device_id: default_device_id(),
             transmission: TransmissionConfig::default(),
             runtime: RuntimeConfig::default(),
+            reload: ReloadConfig::default(),
         }
     }
 }
@@ -205,6 +230,8 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(config.bind, defaults.bind);
         assert_eq!(config.plugins, defaults.plugins);
+        assert_eq!(config.data_dir, defaults.data_dir);
+        assert_eq!(config.reload.debounce_ms, defaults.reload.debounce_ms);
         assert_eq!(
             config.transmission_parameters(),
             defaults.transmission_parameters()

@@ -1,10 +1,13 @@
 //! The key-value store behind the plugins' `key-value` import: one namespace
-//! per plugin name, so that state outlives any instance of the plugin. Held in
-//! memory for now; persistence comes with hot reload.
+//! per plugin name, so that state outlives any instance or version of the
+//! plugin. Persistent in an embedded redb database: a `set` returns only once
+//! its transaction is durably committed, so a write a client saw acknowledged
+//! survives a crash of the host.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::path::Path;
+use std::sync::Arc;
 
+use redb::{Database, ReadableDatabase, TableDefinition};
 use thiserror::Error;
 
 /// The longest key, in bytes.
@@ -12,68 +15,104 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// The largest value, in bytes.
 pub const MAX_VALUE_LEN: usize = 1024 * 1024;
 
+/// Every namespace in one table, keyed by (namespace, key): a namespace's
+/// keys are one contiguous, sorted range.
+const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entries");
+
 /// Why a store operation failed.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum KvError {
     /// The key or the value is over its limit.
     #[error("key or value too large")]
     TooLarge,
+    /// The database failed.
+    #[error("storage failed: {0}")]
+    Storage(String),
 }
 
-type Space = BTreeMap<String, Vec<u8>>;
+fn storage(error: impl Into<redb::Error>) -> KvError {
+    KvError::Storage(error.into().to_string())
+}
 
-/// Every plugin's namespace.
-#[derive(Default)]
+/// The store of every plugin's namespace.
 pub struct KvStore {
-    spaces: RwLock<HashMap<String, Arc<RwLock<Space>>>>,
+    db: Database,
 }
 
 impl KvStore {
-    /// The namespace of the plugin called `name`, made on first use.
+    /// Opens the database file at `path`, creating it if needed.
+    pub fn open(path: &Path) -> Result<KvStore, KvError> {
+        let db = Database::create(path).map_err(storage)?;
+        // Made once here so that read transactions always find the table.
+        let txn = db.begin_write().map_err(storage)?;
+        txn.open_table(ENTRIES).map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        Ok(KvStore { db })
+    }
+
+    /// The namespace of the plugin called `name`.
     pub fn namespace(self: &Arc<Self>, name: &str) -> Namespace {
-        let mut spaces = self.spaces.write().unwrap_or_else(|p| p.into_inner());
-        let space = spaces.entry(name.to_owned()).or_default().clone();
-        Namespace { space }
+        Namespace {
+            store: self.clone(),
+            name: name.into(),
+        }
     }
 }
 
 /// One plugin's view of the store: it can reach no other namespace.
 #[derive(Clone)]
 pub struct Namespace {
-    space: Arc<RwLock<Space>>,
+    store: Arc<KvStore>,
+    name: Arc<str>,
 }
 
 impl Namespace {
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.read().get(key).cloned())
+        let txn = self.store.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ENTRIES).map_err(storage)?;
+        let value = table.get((&*self.name, key)).map_err(storage)?;
+        Ok(value.map(|v| v.value().to_vec()))
     }
 
-    /// Stores `value` under `key`.
-    pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), KvError> {
+    /// Stores `value` under `key`, durably.
+    pub fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         if key.len() > MAX_KEY_LEN || value.len() > MAX_VALUE_LEN {
             return Err(KvError::TooLarge);
         }
-        self.write().insert(key, value);
-        Ok(())
+        let txn = self.store.db.begin_write().map_err(storage)?;
+        {
+            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            table.insert((&*self.name, key), value).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)
     }
 
     /// Removes `key`; true if it was there.
     pub fn delete(&self, key: &str) -> Result<bool, KvError> {
-        Ok(self.write().remove(key).is_some())
+        let txn = self.store.db.begin_write().map_err(storage)?;
+        let existed = {
+            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            table.remove((&*self.name, key)).map_err(storage)?.is_some()
+        };
+        txn.commit().map_err(storage)?;
+        Ok(existed)
     }
 
     /// Every key, sorted.
     pub fn keys(&self) -> Result<Vec<String>, KvError> {
-        Ok(self.read().keys().cloned().collect())
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Space> {
-        self.space.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Space> {
-        self.space.write().unwrap_or_else(|p| p.into_inner())
+        let txn = self.store.db.begin_read().map_err(storage)?;
+        let table = txn.open_table(ENTRIES).map_err(storage)?;
+        let mut keys = Vec::new();
+        for entry in table.range((&*self.name, "")..).map_err(storage)? {
+            let (key, _) = entry.map_err(storage)?;
+            let (namespace, key) = key.value();
+            if namespace != &*self.name {
+                break;
+            }
+            keys.push(key.to_owned());
+        }
+        Ok(keys)
     }
 }
 
@@ -81,27 +120,53 @@ impl Namespace {
 mod tests {
     use super::*;
 
+    fn store() -> (Arc<KvStore>, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "coapwasm-kv-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kv.redb");
+        let _ = std::fs::remove_file(&path);
+        (Arc::new(KvStore::open(&path).unwrap()), path)
+    }
+
+    use std::path::PathBuf;
+
     #[test]
     fn namespaces_are_separate_and_shared_by_name() {
-        let store = Arc::new(KvStore::default());
+        let (store, _) = store();
         let led = store.namespace("led");
-        led.set("state".into(), b"on".to_vec()).unwrap();
+        led.set("state", b"on").unwrap();
+        store.namespace("lee").set("z", b"1").unwrap();
         assert_eq!(store.namespace("temperature").get("state").unwrap(), None);
         assert_eq!(
             store.namespace("led").get("state").unwrap(),
             Some(b"on".to_vec())
         );
+        assert_eq!(led.keys().unwrap(), vec!["state"]);
         assert!(led.delete("state").unwrap());
+        assert!(!led.delete("state").unwrap());
         assert!(led.keys().unwrap().is_empty());
     }
 
     #[test]
-    fn refuses_oversized_values() {
-        let store = Arc::new(KvStore::default());
-        let ns = store.namespace("x");
+    fn survives_reopening() {
+        let (store, path) = store();
+        store.namespace("led").set("state", b"on").unwrap();
+        drop(store);
+        let store = Arc::new(KvStore::open(&path).unwrap());
         assert_eq!(
-            ns.set("k".into(), vec![0; MAX_VALUE_LEN + 1]),
-            Err(KvError::TooLarge)
+            store.namespace("led").get("state").unwrap(),
+            Some(b"on".to_vec())
         );
+    }
+
+    #[test]
+    fn refuses_oversized_values() {
+        let (store, _) = store();
+        let result = store.namespace("x").set("k", &vec![0; MAX_VALUE_LEN + 1]);
+        assert!(matches!(result, Err(KvError::TooLarge)));
     }
 }

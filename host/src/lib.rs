@@ -4,8 +4,9 @@
 //! Data flows one way through the layers, each its own module:
 //! [`socket`] (datagrams) → [`message`] (reliability, deduplication) →
 //! [`exchange`] (request/response; later block-wise and observe) → [`router`]
-//! (path to plugin) → [`runtime`] (wasmtime). [`discovery`] and
-//! [`plugin_folder`] sit beside the router.
+//! (path to plugin) → [`runtime`] (wasmtime). [`discovery`],
+//! [`plugin_folder`] and [`reload`] sit beside the router; [`kv_store`] keeps
+//! the plugins' state.
 
 pub mod config;
 pub mod discovery;
@@ -13,6 +14,7 @@ pub mod exchange;
 pub mod kv_store;
 pub mod message;
 pub mod plugin_folder;
+pub mod reload;
 pub mod router;
 pub mod runtime;
 pub mod server;

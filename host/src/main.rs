@@ -37,6 +37,9 @@ struct ServeArgs {
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
+    /// Where the key-value store and the compile cache live. Default ./coapwasm-data.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -56,6 +59,9 @@ impl ServeArgs {
         }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;
+        }
+        if let Some(data_dir) = self.data_dir {
+            config.data_dir = data_dir;
         }
         if let Some(level) = self.log_level {
             config.log_level = level;

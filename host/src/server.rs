@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::exchange::ExchangeLayer;
 use crate::kv_store::KvStore;
 use crate::message::MessageLayer;
-use crate::plugin_folder;
+use crate::plugin_folder::PluginSet;
+use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{HostContext, Runtime, RuntimeLimits};
 use crate::socket::{self, EndpointLimits};
@@ -43,20 +44,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         sockets.push(socket);
     }
 
-    let kv = Arc::new(KvStore::default());
-    let host = Arc::new(HostContext::new(config.device_id.clone(), kv));
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data folder {}", config.data_dir.display()))?;
+    let kv_path = config.data_dir.join("kv.redb");
+    let kv = KvStore::open(&kv_path)
+        .with_context(|| format!("cannot open the key-value store {}", kv_path.display()))?;
+    let host = Arc::new(HostContext::new(config.device_id.clone(), Arc::new(kv)));
     let runtime = Runtime::new(
         host.clone(),
         RuntimeLimits {
             max_instances: config.runtime.max_instances_per_plugin,
             call_timeout: Duration::from_millis(config.runtime.call_timeout_ms),
         },
+        &config.data_dir.join("cache"),
     )?;
-    let table = plugin_folder::load(&runtime, &config.plugins).await?;
+
+    // Absolute, so that watcher events and loaded files name a file alike.
+    let folder = config.plugins.canonicalize()?;
+    let events = reload::watch(&folder)
+        .with_context(|| format!("cannot watch plugins folder {}", folder.display()))?;
+    let set = PluginSet::load(&runtime, &folder).await?;
+    let plugins = set.names();
+    let table = set.table();
     host.set_resources(table.paths());
-    let plugins = plugin_folder::served_plugins(&table);
     let router = Arc::new(Router::new(table));
-    let exchanges = Arc::new(ExchangeLayer::new(router));
+    let exchanges = Arc::new(ExchangeLayer::new(router.clone()));
+    let debounce = Duration::from_millis(config.reload.debounce_ms);
+    tokio::spawn(Reloader::new(runtime, router, set, debounce).run(events));
 
     let limits = EndpointLimits {
         max_pending_requests: config.runtime.max_pending_requests,

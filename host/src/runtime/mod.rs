@@ -2,6 +2,7 @@
 //! the `coapwasm:plugin` world.
 
 pub mod bindings;
+mod compile_cache;
 mod engine;
 mod host_context;
 mod imports;
@@ -14,9 +15,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use wasmtime::Engine;
+
+use compile_cache::CompileCache;
 use wasmtime::component::{HasSelf, Linker};
 
+pub use compile_cache::content_hash;
 pub use host_context::HostContext;
 pub use plugin::{CallError, LoadError, Plugin};
 pub use state::PluginState;
@@ -33,20 +38,30 @@ pub struct RuntimeLimits {
 /// The engine, the linker with the host's imports, and what plugins share.
 pub struct Runtime {
     engine: Engine,
+    cache: CompileCache,
     linker: Linker<PluginState>,
     host: Arc<HostContext>,
     limits: RuntimeLimits,
 }
 
 impl Runtime {
-    /// A runtime whose plugins share `host`.
-    pub fn new(host: Arc<HostContext>, limits: RuntimeLimits) -> anyhow::Result<Arc<Runtime>> {
+    /// A runtime whose plugins share `host`, caching compiled components in
+    /// `cache_dir`.
+    pub fn new(
+        host: Arc<HostContext>,
+        limits: RuntimeLimits,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Arc<Runtime>> {
         let engine = engine::new_engine()?;
+        let cache = CompileCache::new(cache_dir, &engine).with_context(|| {
+            format!("cannot create the compile cache in {}", cache_dir.display())
+        })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         bindings::Plugin::add_to_linker::<_, HasSelf<PluginState>>(&mut linker, |state| state)?;
         Ok(Arc::new(Runtime {
             engine,
+            cache,
             linker,
             host,
             limits,
@@ -55,7 +70,17 @@ impl Runtime {
 
     /// Loads the component in `file` as a plugin.
     pub async fn load(self: &Arc<Self>, file: &Path) -> Result<Plugin, LoadError> {
-        Plugin::load(self, file).await
+        let bytes = tokio::fs::read(file).await?;
+        Plugin::load(self, file, bytes).await
+    }
+
+    /// Loads `bytes`, read from `file`, as a plugin.
+    pub async fn load_bytes(
+        self: &Arc<Self>,
+        file: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Plugin, LoadError> {
+        Plugin::load(self, file, bytes).await
     }
 
     /// What the plugins share.

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use wasmtime::component::Component;
 
 use super::Runtime;
 use super::bindings::PluginPre;
 use super::bindings::types::{PluginDescription, Request, Response};
+use super::compile_cache::content_hash;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
 use super::state::PluginState;
@@ -54,6 +54,8 @@ pub enum CallError {
 /// A plugin the host can route requests to.
 pub struct Plugin {
     file: PathBuf,
+    content_hash: String,
+    cached: bool,
     name: Arc<str>,
     description: PluginDescription,
     pre: PluginPre<PluginState>,
@@ -63,15 +65,24 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    pub(super) async fn load(runtime: &Arc<Runtime>, file: &Path) -> Result<Plugin, LoadError> {
-        let bytes = tokio::fs::read(file).await?;
-        let engine = runtime.engine.clone();
+    pub(super) async fn load(
+        runtime: &Arc<Runtime>,
+        file: &Path,
+        bytes: Vec<u8>,
+    ) -> Result<Plugin, LoadError> {
+        let content_hash = content_hash(&bytes);
+        let task_runtime = runtime.clone();
+        let hash = content_hash.clone();
         // Compiling takes Cranelift tens to hundreds of milliseconds: not on
         // an async worker.
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
-            .await
-            .map_err(|e| LoadError::Compile(e.to_string()))?
-            .map_err(|e| LoadError::Compile(root_cause(&e)))?;
+        let (component, cached) = tokio::task::spawn_blocking(move || {
+            task_runtime
+                .cache
+                .component(&task_runtime.engine, &hash, &bytes)
+        })
+        .await
+        .map_err(|e| LoadError::Compile(e.to_string()))?
+        .map_err(|e| LoadError::Compile(root_cause(&e)))?;
         let pre = runtime
             .linker
             .instantiate_pre(&component)
@@ -97,6 +108,8 @@ impl Plugin {
         instance.identify(name.clone(), namespace.clone());
         Ok(Plugin {
             file: file.to_path_buf(),
+            content_hash,
+            cached,
             name,
             description,
             pre,
@@ -114,6 +127,16 @@ impl Plugin {
     /// The file it was loaded from.
     pub fn file(&self) -> &Path {
         &self.file
+    }
+
+    /// The SHA-256 of the component file it was loaded from.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// Whether its compiled code came from the compile cache.
+    pub fn from_cache(&self) -> bool {
+        self.cached
     }
 
     /// What it said about itself.

@@ -15,6 +15,7 @@ impl PluginState {
 fn convert(error: KvError) -> Error {
     match error {
         KvError::TooLarge => Error::TooLarge,
+        KvError::Storage(reason) => Error::Storage(reason),
     }
 }
 
@@ -24,7 +25,7 @@ impl Host for PluginState {
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), Error> {
-        self.namespace()?.set(key, value).map_err(convert)
+        self.namespace()?.set(&key, &value).map_err(convert)
     }
 
     fn delete(&mut self, key: String) -> Result<bool, Error> {
