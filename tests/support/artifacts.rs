@@ -39,3 +39,20 @@ pub fn plugin(file_name: &str) -> PathBuf {
     );
     path
 }
+
+/// A test plugin variant that `examples/setup.sh` builds and keeps under its own
+/// name, such as `versioned-v2.wasm`: from `COAPWASM_TEST_PLUGIN_DIR`, else the
+/// workspace's `target/test-plugins/`.
+pub fn test_plugin(file_name: &str) -> PathBuf {
+    let dir = std::env::var_os("COAPWASM_TEST_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/test-plugins"));
+    let path = dir.join(file_name);
+    assert!(
+        path.is_file(),
+        "test plugin {file_name} not found at {}: build it with `bash examples/setup.sh`, \
+         or point COAPWASM_TEST_PLUGIN_DIR at it",
+        path.display()
+    );
+    path
+}

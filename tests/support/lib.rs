@@ -8,6 +8,7 @@ pub mod coap_client;
 pub mod datagram;
 pub mod link_format;
 pub mod peer;
+pub mod plugins_folder;
 pub mod rfc3339;
 pub mod server;
 pub mod temp_dir;
@@ -16,6 +17,7 @@ pub mod testkit;
 pub use coap_client::CoapClient;
 pub use datagram::{Code, Message, Type, option};
 pub use peer::Peer;
+pub use plugins_folder::PluginsFolder;
 pub use server::Server;
 
 /// How long a server may take to compile its plugins and start listening.

@@ -1,8 +1,12 @@
 //! Runs the real `coapwasm serve` in a fresh directory holding just the plugins
-//! a test needs, learns its ports from the `listening on ADDR` lines, collects
-//! its log and kills it when the test ends.
+//! a test needs and a data directory of its own (`--data-dir DIR/data`: the
+//! key-value store and the compiled-component cache), learns its ports from the
+//! `listening on ADDR` lines, collects its log and kills it when the test ends.
+//! A test may also kill it (SIGKILL) or restart it on the same directories,
+//! and change its plugins folder while it runs (see `PluginsFolder`).
 
 use crate::peer::Peer;
+use crate::plugins_folder::PluginsFolder;
 use crate::temp_dir::TempDir;
 use crate::{STARTUP_TIMEOUT, artifacts};
 use std::io::{BufRead, BufReader, Read};
@@ -14,11 +18,21 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// How long a server may take to exit after SIGTERM or SIGKILL.
+const EXIT_WAIT: Duration = Duration::from_secs(30);
+
 /// Describes a server to start; see `Server::builder`.
 pub struct ServerBuilder {
     dir: TempDir,
+    launch: Launch,
+}
+
+/// How to run the process: kept by the server so that it can be restarted
+/// exactly as it was first started.
+struct Launch {
     binds: Vec<String>,
     plugins_flag: bool,
+    data_dir_flag: bool,
     config: Option<String>,
     args: Vec<String>,
     sockets: Option<usize>,
@@ -30,6 +44,9 @@ pub struct Server {
     addrs: Vec<SocketAddr>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdout: Receiver<String>,
+    launch: Launch,
+    /// The logs of the runs before a restart, shown when a test fails.
+    earlier_logs: String,
     dir: TempDir,
 }
 
@@ -42,17 +59,21 @@ pub struct Exited {
 
 impl Server {
     /// A server bound to `127.0.0.1:0`, with an empty plugins folder passed by
-    /// `--plugins`.
+    /// `--plugins` and a data directory of its own passed by `--data-dir`
+    /// (created by the server).
     pub fn builder() -> ServerBuilder {
         let dir = TempDir::new();
         std::fs::create_dir(dir.path().join("plugins")).unwrap();
         ServerBuilder {
             dir,
-            binds: vec!["127.0.0.1:0".into()],
-            plugins_flag: true,
-            config: None,
-            args: Vec::new(),
-            sockets: None,
+            launch: Launch {
+                binds: vec!["127.0.0.1:0".into()],
+                plugins_flag: true,
+                data_dir_flag: true,
+                config: None,
+                args: Vec::new(),
+                sockets: None,
+            },
         }
     }
 
@@ -80,13 +101,58 @@ impl Server {
         Peer::new(self.addr())
     }
 
+    /// The server's own directory, its working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub fn plugins_dir(&self) -> PathBuf {
         self.dir.path().join("plugins")
     }
 
-    /// Everything the server has logged so far.
+    /// The plugins folder, to add, replace and remove plugins while it runs.
+    pub fn plugins_folder(&self) -> PluginsFolder {
+        PluginsFolder::new(self.plugins_dir())
+    }
+
+    /// The directory passed by `--data-dir`; it survives `restart`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Everything the server has logged so far, since it was last (re)started.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// The log lines of this run satisfying `matches`, in order.
+    pub fn log_lines(&self, matches: impl Fn(&str) -> bool) -> Vec<String> {
+        self.stderr()
+            .lines()
+            .filter(|l| matches(l))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits up to `within` until at least `count` log lines of this run
+    /// satisfy `matches`, and returns them all; None if too few came in time.
+    pub fn log_count(
+        &self,
+        within: Duration,
+        count: usize,
+        matches: impl Fn(&str) -> bool,
+    ) -> Option<Vec<String>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let lines = self.log_lines(&matches);
+            if lines.len() >= count {
+                return Some(lines);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The first log line satisfying `matches`, waiting up to `within` for it
@@ -126,6 +192,81 @@ impl Server {
             )
         })
     }
+
+    /// Kills the process with SIGKILL, as a power cut would: no chance to
+    /// flush or clean up. Waits, bounded, until it is gone.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.signal_and_wait("KILL", EXIT_WAIT)
+    }
+
+    /// Stops the process with SIGTERM, the orderly way, and waits, bounded,
+    /// until it has exited; `restart` starts it again.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal_and_wait("TERM", EXIT_WAIT)
+    }
+
+    /// Stops the process with SIGTERM if it still runs (after `kill` or
+    /// `stop` it does not), then starts it again exactly as before: same
+    /// directory, plugins folder, data directory, config and flags. Waits
+    /// until it listens again; its ports are new, so make new peers and URIs.
+    pub fn restart(&mut self) {
+        if self.child.try_wait().unwrap().is_none() {
+            self.stop();
+        }
+        // Let the log reader drain the last lines of the run that ended.
+        thread::sleep(Duration::from_millis(100));
+        let log = self.stderr();
+        self.earlier_logs
+            .push_str(&format!("--- run before a restart ---\n{log}"));
+        let (child, stderr, stdout) = spawn(self.dir.path(), &self.launch);
+        self.child = child;
+        self.stderr = stderr;
+        self.stdout = stdout;
+        self.addrs.clear();
+        self.wait_listening();
+    }
+
+    /// Waits until every expected socket has printed its `listening on` line.
+    fn wait_listening(&mut self) {
+        let expected = self
+            .launch
+            .sockets
+            .unwrap_or(self.launch.binds.len())
+            .max(1);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while self.addrs.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "the server did not print {expected} `listening on` line(s) within \
+                     {STARTUP_TIMEOUT:?}; log:\n{}",
+                    self.stderr()
+                );
+            }
+            match self
+                .stdout
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                Ok(line) => {
+                    if let Some(addr) = line.trim().strip_prefix("listening on ") {
+                        let addr = addr.parse().unwrap_or_else(|e| {
+                            panic!("unparsable address in stdout line {line:?}: {e}")
+                        });
+                        self.addrs.push(addr);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => self.assert_running(),
+                Err(RecvTimeoutError::Disconnected) => {
+                    // stdout closed: the process is ending; give it a moment to say why.
+                    let status = wait_bounded(&mut self.child, Duration::from_secs(5));
+                    panic!(
+                        "the server closed stdout before listening (exit: {status:?}); log:\n{}",
+                        self.stderr()
+                    );
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Server {
@@ -134,7 +275,11 @@ impl Drop for Server {
         let _ = self.child.wait();
         // A failing test shows what the server logged (libtest captures this).
         if thread::panicking() {
-            eprintln!("--- coapwasm log ---\n{}--- end of log ---", self.stderr());
+            eprintln!(
+                "--- coapwasm log ---\n{}{}--- end of log ---",
+                self.earlier_logs,
+                self.stderr()
+            );
         }
     }
 }
@@ -158,6 +303,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Copies a test plugin variant, e.g. `"versioned-v1"` for
+    /// `target/test-plugins/versioned-v1.wasm`, under the file name given.
+    pub fn test_plugin_as(self, variant: &str, file_name: &str) -> ServerBuilder {
+        let file = format!("{variant}.wasm");
+        let to = self.plugins_path().join(file_name);
+        std::fs::copy(artifacts::test_plugin(&file), &to)
+            .unwrap_or_else(|e| panic!("copy {file} to {}: {e}", to.display()));
+        self
+    }
+
     /// Writes a file of the given bytes into the plugins folder.
     pub fn plugin_file(self, file_name: &str, bytes: &[u8]) -> ServerBuilder {
         std::fs::write(self.plugins_path().join(file_name), bytes).unwrap();
@@ -166,32 +321,40 @@ impl ServerBuilder {
 
     /// Replaces the default `--bind 127.0.0.1:0` by these flags (none if empty).
     pub fn binds(mut self, addrs: &[&str]) -> ServerBuilder {
-        self.binds = addrs.iter().map(|a| a.to_string()).collect();
+        self.launch.binds = addrs.iter().map(|a| a.to_string()).collect();
         self
     }
 
     /// Leaves out `--plugins`, so the config file or the default decides.
     pub fn without_plugins_flag(mut self) -> ServerBuilder {
-        self.plugins_flag = false;
+        self.launch.plugins_flag = false;
+        self
+    }
+
+    /// Leaves out `--data-dir`, so the config file or the default decides
+    /// (the default is relative to the server's working directory, `dir`).
+    pub fn without_data_dir_flag(mut self) -> ServerBuilder {
+        self.launch.data_dir_flag = false;
         self
     }
 
     /// Writes `config.toml` and passes `--config`. `{plugins}` in the text is
-    /// replaced by the plugins folder's path.
+    /// replaced by the plugins folder's path, `{data}` by the data directory's.
     pub fn config(mut self, toml: &str) -> ServerBuilder {
         let plugins = self.plugins_path().display().to_string();
-        self.config = Some(toml.replace("{plugins}", &plugins));
+        let data = self.data_path().display().to_string();
+        self.launch.config = Some(toml.replace("{plugins}", &plugins).replace("{data}", &data));
         self
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> ServerBuilder {
-        self.args.push(arg.into());
+        self.launch.args.push(arg.into());
         self
     }
 
     /// How many `listening on` lines to wait for, when not one per `--bind`.
     pub fn sockets(mut self, count: usize) -> ServerBuilder {
-        self.sockets = Some(count);
+        self.launch.sockets = Some(count);
         self
     }
 
@@ -199,86 +362,36 @@ impl ServerBuilder {
         self.dir.path().join("plugins")
     }
 
+    /// The directory passed by `--data-dir`.
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self) -> Command {
-        let mut command = Command::new(artifacts::binary());
-        command.arg("serve");
-        if let Some(toml) = &self.config {
-            let path = self.dir.path().join("config.toml");
-            std::fs::write(&path, toml).unwrap();
-            command.arg("--config").arg(path);
-        }
-        if self.plugins_flag {
-            command.arg("--plugins").arg(self.plugins_path());
-        }
-        for bind in &self.binds {
-            command.arg("--bind").arg(bind);
-        }
-        command
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
-    }
-
     /// Starts the server and waits until every socket is listening.
     pub fn start(self) -> Server {
-        let expected = self.sockets.unwrap_or(self.binds.len()).max(1);
-        let mut child = self.command().spawn().expect("spawn coapwasm");
-        let stderr = collect(child.stderr.take().unwrap());
-        let stdout = lines(child.stdout.take().unwrap());
+        let (child, stderr, stdout) = spawn(self.dir.path(), &self.launch);
         let mut server = Server {
             child,
             addrs: Vec::new(),
             stderr,
             stdout,
+            launch: self.launch,
+            earlier_logs: String::new(),
             dir: self.dir,
         };
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while server.addrs.len() < expected {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                panic!(
-                    "the server did not print {expected} `listening on` line(s) within \
-                     {STARTUP_TIMEOUT:?}; log:\n{}",
-                    server.stderr()
-                );
-            }
-            match server
-                .stdout
-                .recv_timeout(left.min(Duration::from_millis(200)))
-            {
-                Ok(line) => {
-                    if let Some(addr) = line.trim().strip_prefix("listening on ") {
-                        let addr = addr.parse().unwrap_or_else(|e| {
-                            panic!("unparsable address in stdout line {line:?}: {e}")
-                        });
-                        server.addrs.push(addr);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => server.assert_running(),
-                Err(RecvTimeoutError::Disconnected) => {
-                    // stdout closed: the process is ending; give it a moment to say why.
-                    let status = wait_bounded(&mut server.child, Duration::from_secs(5));
-                    panic!(
-                        "the server closed stdout before listening (exit: {status:?}); log:\n{}",
-                        server.stderr()
-                    );
-                }
-            }
-        }
+        server.wait_listening();
         server
     }
 
     /// Runs the server expecting it to exit by itself within `within`.
     pub fn run_to_exit(self, within: Duration) -> Exited {
-        let mut child = self.command().spawn().expect("spawn coapwasm");
+        let mut child = command(self.dir.path(), &self.launch)
+            .spawn()
+            .expect("spawn coapwasm");
         let stderr = collect(child.stderr.take().unwrap());
         let stdout = collect(child.stdout.take().unwrap());
         let status = wait_bounded(&mut child, within);
@@ -300,6 +413,42 @@ impl ServerBuilder {
             stderr,
         }
     }
+}
+
+/// The `coapwasm serve` command line for a server in `dir`.
+fn command(dir: &Path, launch: &Launch) -> Command {
+    let mut command = Command::new(artifacts::binary());
+    command.arg("serve");
+    if let Some(toml) = &launch.config {
+        let path = dir.join("config.toml");
+        std::fs::write(&path, toml).unwrap();
+        command.arg("--config").arg(path);
+    }
+    if launch.plugins_flag {
+        command.arg("--plugins").arg(dir.join("plugins"));
+    }
+    if launch.data_dir_flag {
+        command.arg("--data-dir").arg(dir.join("data"));
+    }
+    for bind in &launch.binds {
+        command.arg("--bind").arg(bind);
+    }
+    command
+        .args(&launch.args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Starts the process, collecting its log and reading its stdout by line.
+fn spawn(dir: &Path, launch: &Launch) -> (Child, Arc<Mutex<Vec<u8>>>, Receiver<String>) {
+    let mut child = command(dir, launch).spawn().expect("spawn coapwasm");
+    let stderr = collect(child.stderr.take().unwrap());
+    let stdout = lines(child.stdout.take().unwrap());
+    (child, stderr, stdout)
 }
 
 fn wait_bounded(child: &mut Child, within: Duration) -> Option<ExitStatus> {
