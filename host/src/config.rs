@@ -35,6 +35,33 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Watching the plugins folder.
     pub reload: ReloadConfig,
+    /// Observe (RFC 7641).
+    pub observe: ObserveConfig,
+}
+
+/// Limits and reliability of observations (RFC 7641).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObserveConfig {
+    /// Observations one client endpoint may hold; past it a registration gets
+    /// a plain response (§4.1). Default 64.
+    pub max_per_endpoint: usize,
+    /// Observations per socket in all. Default 10000.
+    pub max_total: usize,
+    /// One notification in this many is confirmable, so that a client that
+    /// went away is noticed (§4.5); at least one a day is in any case.
+    /// Default 20.
+    pub confirmable_every: u32,
+}
+
+impl Default for ObserveConfig {
+    fn default() -> Self {
+        ObserveConfig {
+            max_per_endpoint: 64,
+            max_total: 10_000,
+            confirmable_every: 20,
+        }
+    }
 }
 
 /// Hot reload: the plugins folder is watched, and a file that changed is
@@ -101,6 +128,7 @@ impl Default for Config {
             transmission: TransmissionConfig::default(),
             runtime: RuntimeConfig::default(),
             reload: ReloadConfig::default(),
+            observe: ObserveConfig::default(),
         }
     }
 }
@@ -175,6 +203,16 @@ impl Config {
             "runtime.max_pending_requests must be positive"
         );
         Ok(())
+    }
+
+    /// The observation policy.
+    pub fn observe_policy(&self) -> crate::exchange::observe::ObservePolicy {
+        crate::exchange::observe::ObservePolicy {
+            per_endpoint: self.observe.max_per_endpoint,
+            total: self.observe.max_total,
+            confirmable_every: self.observe.confirmable_every.max(1),
+            confirmable_interval: Duration::from_secs(24 * 3600),
+        }
     }
 
     /// The message layer's view of the transmission settings.

@@ -129,6 +129,7 @@ mod tests {
             methods: Methods::GET | Methods::PUT,
             observable: true,
             content_formats: vec![50],
+            sample_interval_ms: None,
             attributes: vec![
                 LinkAttribute {
                     name: "rt".to_owned(),
@@ -161,6 +162,7 @@ mod tests {
             methods: Methods::GET,
             observable: false,
             content_formats: vec![50, 0],
+            sample_interval_ms: None,
             attributes: vec![],
         });
         assert_eq!(link.as_str(), r#"</t>;ct="50 0""#);

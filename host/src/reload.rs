@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::plugin_folder::{PluginSet, is_component_file};
 use crate::router::{Router, RoutingTable};
-use crate::runtime::{Runtime, content_hash};
+use crate::runtime::{ResourceEvent, Runtime, content_hash};
 
 /// Changes seen in the plugins folder, as the paths that changed.
 pub struct FolderEvents {
@@ -117,7 +117,7 @@ impl Reloader {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(old) = current {
                     let (set, table) = self.set.without(file);
-                    self.install(set, table);
+                    self.install(set, table, &[]);
                     tracing::info!(
                         file = %file.display(),
                         plugin = old.name(),
@@ -144,7 +144,16 @@ impl Reloader {
         };
         match self.set.with(plugin.clone()) {
             Ok((set, table)) => {
-                self.install(set, table);
+                let paths: Vec<String> = match current {
+                    Some(_) => plugin
+                        .description()
+                        .resources
+                        .iter()
+                        .map(|r| r.path.clone())
+                        .collect(),
+                    None => Vec::new(),
+                };
+                self.install(set, table, &paths);
                 let verb = if current.is_some() {
                     "upgraded plugin"
                 } else {
@@ -164,10 +173,25 @@ impl Reloader {
         }
     }
 
-    fn install(&mut self, set: PluginSet, table: RoutingTable) {
-        self.runtime.host().set_resources(table.paths());
+    /// Puts `table` in force and tells observers: paths that are gone are
+    /// removed; the paths of `changed` (an upgraded plugin) may answer
+    /// differently now, so their observers get the new version's state.
+    fn install(&mut self, set: PluginSet, table: RoutingTable, changed: &[String]) {
+        let before = self.router.table().paths();
+        let after = table.paths();
+        self.runtime.host().set_resources(after.clone());
         self.router.replace(table);
         self.set = set;
+        let host = self.runtime.host();
+        for path in before.iter().filter(|p| after.binary_search(p).is_err()) {
+            host.publish(ResourceEvent::Removed { path: path.clone() });
+        }
+        for path in changed.iter().filter(|p| after.binary_search(p).is_ok()) {
+            host.publish(ResourceEvent::Changed {
+                path: path.clone(),
+                important: false,
+            });
+        }
     }
 
     fn failed(&self, file: &Path, serving: bool, reason: &str) {

@@ -97,6 +97,11 @@ impl RoutingTable {
         self.routes.get(path)
     }
 
+    /// Every route.
+    pub fn routes(&self) -> impl Iterator<Item = (&String, &Route)> {
+        self.routes.iter()
+    }
+
     /// The discovery links, sorted by path.
     pub fn links(&self) -> &[Link] {
         &self.links

@@ -12,11 +12,13 @@ use crate::config::Config;
 use crate::exchange::ExchangeLayer;
 use crate::kv_store::KvStore;
 use crate::message::MessageLayer;
+use crate::observation_store::ObservationStore;
 use crate::plugin_folder::PluginSet;
 use crate::reload::{self, Reloader};
 use crate::router::Router;
 use crate::runtime::{HostContext, Runtime, RuntimeLimits};
-use crate::socket::{self, EndpointLimits};
+use crate::sampler;
+use crate::socket::{self, EndpointLimits, Shared};
 
 /// Runs the host with `config` until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -70,16 +72,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(table));
     let exchanges = Arc::new(ExchangeLayer::new(router.clone()));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
+    tokio::spawn(sampler::run(router.clone(), host.clone()));
     tokio::spawn(Reloader::new(runtime, router, set, debounce).run(events));
+    let observations_path = config.data_dir.join("observations.redb");
+    let observation_store =
+        Arc::new(ObservationStore::open(&observations_path).with_context(|| {
+            format!(
+                "cannot open the observation store {}",
+                observations_path.display()
+            )
+        })?);
+    let shared = Shared {
+        exchanges,
+        host,
+        observation_store,
+    };
 
     let limits = EndpointLimits {
         max_pending_requests: config.runtime.max_pending_requests,
+        observe: config.observe_policy(),
     };
     let mut endpoints = JoinSet::new();
     for socket in sockets {
         let local = socket.local_addr().context("socket has no local address")?;
         let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
-        endpoints.spawn(socket::serve(socket, layer, exchanges.clone(), limits));
+        endpoints.spawn(socket::serve(socket, layer, shared.clone(), limits));
         // Scripts and tests wait for this line to learn the bound port.
         println!("listening on {local}");
     }

@@ -1,20 +1,24 @@
-//! The socket layer: binding UDP sockets and the loop that feeds one socket's
-//! datagrams to its message layer, sends what it asks, and runs plugin calls
-//! on tasks of their own so that a slow plugin delays only its own requests.
+//! The socket layer: binding UDP sockets, and the loop that feeds one socket's
+//! datagrams to its message layer, sends what it asks, runs plugin calls on
+//! tasks of their own (a slow plugin delays only its own requests) and sends
+//! the notifications of the socket's observations (RFC 7641).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coap_lite::{Packet, ResponseType};
+use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
-use crate::exchange::{Dispatch, ExchangeLayer, response};
-use crate::message::{Action, Exchange, MessageLayer};
+use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
+use crate::exchange::{Dispatch, ExchangeLayer, ObserveIntent, PluginCall, response};
+use crate::message::{Action, Exchange, MessageKey, MessageLayer};
+use crate::observation_store::ObservationStore;
+use crate::runtime::{HostContext, ResourceEvent};
 
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
@@ -40,20 +44,76 @@ pub fn bind(address: SocketAddr) -> io::Result<UdpSocket> {
 pub struct EndpointLimits {
     /// Requests being handled by plugins at once; past it a request gets 5.03.
     pub max_pending_requests: usize,
+    /// Observation limits and notification policy.
+    pub observe: ObservePolicy,
+}
+
+/// What the loop shares with the rest of the host.
+#[derive(Clone)]
+pub struct Shared {
+    /// Routing requests to resources.
+    pub exchanges: Arc<ExchangeLayer>,
+    /// Resource events and the plugins' host context.
+    pub host: Arc<HostContext>,
+    /// Where observations outlive the process.
+    pub observation_store: Arc<ObservationStore>,
+}
+
+/// Work that ran off the loop, coming back to it.
+enum Completion {
+    /// A plugin's answer to a request.
+    Response {
+        exchange: Exchange,
+        observe: ObserveIntent,
+        response: Packet,
+    },
+    /// A representation fetched for the observers of `path` in `accept`.
+    Representation {
+        path: String,
+        accept: Option<u16>,
+        important: bool,
+        response: Packet,
+    },
+}
+
+/// One socket and everything that belongs to it.
+struct Endpoint {
+    socket: UdpSocket,
+    local: SocketAddr,
+    layer: MessageLayer,
+    observations: Observations,
+    shared: Shared,
+    limits: EndpointLimits,
+    completed: mpsc::UnboundedSender<Completion>,
+    pending: usize,
+    // The newest representation per observed (path, accept): what a slow
+    // client gets once its last CON notification is acknowledged (§4.5.2).
+    latest: HashMap<(String, Option<u16>), Packet>,
+    actions: Vec<Action>,
 }
 
 /// Serves one socket until the task is dropped.
-pub async fn serve(
-    socket: UdpSocket,
-    mut layer: MessageLayer,
-    exchanges: Arc<ExchangeLayer>,
-    limits: EndpointLimits,
-) {
-    let (completed_tx, mut completed_rx) = mpsc::unbounded_channel::<(Exchange, Packet)>();
+pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limits: EndpointLimits) {
+    let (completed, mut completions) = mpsc::unbounded_channel();
+    let local = socket
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut events = shared.host.subscribe();
+    let mut endpoint = Endpoint {
+        socket,
+        local,
+        layer,
+        observations: Observations::new(limits.observe),
+        shared,
+        limits,
+        completed,
+        pending: 0,
+        latest: HashMap::new(),
+        actions: Vec::new(),
+    };
+    endpoint.restore_observations();
+
     let mut buffer = vec![0u8; MAX_DATAGRAM];
-    let mut actions: Vec<Action> = Vec::new();
-    let mut queue: VecDeque<Action> = VecDeque::new();
-    let mut pending = 0usize;
     let idle = Duration::from_secs(3600);
     let timer = tokio::time::sleep(idle);
     tokio::pin!(timer);
@@ -63,54 +123,31 @@ pub async fn serve(
         tokio::select! {
             // Finish work before taking more.
             biased;
-            Some((exchange, response)) = completed_rx.recv() => {
-                pending -= 1;
-                layer.on_response(exchange, response, Instant::now(), &mut actions);
-            }
-            received = socket.recv_from(&mut buffer) => match received {
-                Ok((len, from)) => layer.on_datagram(from, &buffer[..len], Instant::now(), &mut actions),
+            Some(completion) = completions.recv() => endpoint.on_completion(completion),
+            event = events.recv() => match event {
+                Ok(event) => endpoint.on_resource_event(event),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "resource events missed; refreshing every observed resource");
+                    endpoint.refresh_all();
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            received = endpoint.socket.recv_from(&mut buffer) => match received {
+                Ok((len, from)) => {
+                    endpoint
+                        .layer
+                        .on_datagram(from, &buffer[..len], Instant::now(), &mut endpoint.actions);
+                }
                 Err(error) => tracing::debug!(%error, "receive failed"),
             },
             () = &mut timer => {
                 armed_for = None;
-                layer.on_timeout(Instant::now(), &mut actions);
+                endpoint.layer.on_timeout(Instant::now(), &mut endpoint.actions);
             }
         }
+        endpoint.run_actions().await;
 
-        queue.extend(actions.drain(..));
-        while let Some(action) = queue.pop_front() {
-            match action {
-                Action::Send { to, datagram } => {
-                    if let Err(error) = socket.send_to(&datagram, to).await {
-                        tracing::debug!(%to, %error, "send failed");
-                    }
-                }
-                Action::Deliver { exchange, request } => {
-                    let dispatch = if pending >= limits.max_pending_requests {
-                        Dispatch::Respond(overloaded())
-                    } else {
-                        exchanges.dispatch(request, exchange.key.peer, exchange.confirmable)
-                    };
-                    match dispatch {
-                        Dispatch::Respond(response) => {
-                            layer.on_response(exchange, response, Instant::now(), &mut actions)
-                        }
-                        Dispatch::Reject => layer.on_reject(exchange, &mut actions),
-                        Dispatch::Call(call) => {
-                            pending += 1;
-                            let completed = completed_tx.clone();
-                            tokio::spawn(async move {
-                                let response = call.run().await;
-                                let _ = completed.send((exchange, response));
-                            });
-                        }
-                    }
-                    queue.extend(actions.drain(..));
-                }
-            }
-        }
-
-        let due = layer.next_deadline();
+        let due = endpoint.layer.next_deadline();
         if due != armed_for {
             let at = due.unwrap_or_else(|| Instant::now() + idle);
             timer.as_mut().reset(at.into());
@@ -119,12 +156,297 @@ pub async fn serve(
     }
 }
 
+impl Endpoint {
+    /// Carries out what the message layer asked, including what that leads to.
+    async fn run_actions(&mut self) {
+        let mut queue: VecDeque<Action> = self.actions.drain(..).collect();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Send { to, datagram } => {
+                    if let Err(error) = self.socket.send_to(&datagram, to).await {
+                        tracing::debug!(%to, %error, "send failed");
+                    }
+                }
+                Action::Deliver { exchange, request } => self.on_request(exchange, request),
+                Action::Acknowledged(key) => {
+                    if let Some(observer) = self.observations.acknowledged(key.peer, key.message_id)
+                    {
+                        self.notify_latest(observer);
+                    }
+                }
+                Action::Reset(key) | Action::GaveUp(key) => self.on_notification_failed(key),
+            }
+            queue.extend(self.actions.drain(..));
+        }
+    }
+
+    fn on_request(&mut self, exchange: Exchange, request: Packet) {
+        let dispatch = if self.pending >= self.limits.max_pending_requests {
+            Dispatch::Respond(overloaded())
+        } else {
+            self.shared
+                .exchanges
+                .dispatch(request, exchange.key.peer, exchange.confirmable)
+        };
+        match dispatch {
+            Dispatch::Respond(response) => {
+                self.layer
+                    .on_response(exchange, response, Instant::now(), &mut self.actions)
+            }
+            Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
+            Dispatch::Call(call) => {
+                self.pending += 1;
+                let completed = self.completed.clone();
+                tokio::spawn(async move {
+                    let observe = call.observe.clone();
+                    let response = call.run().await;
+                    let _ = completed.send(Completion::Response {
+                        exchange,
+                        observe,
+                        response,
+                    });
+                });
+            }
+        }
+    }
+
+    fn on_completion(&mut self, completion: Completion) {
+        match completion {
+            Completion::Response {
+                exchange,
+                observe,
+                mut response,
+            } => {
+                self.pending -= 1;
+                self.observe_outcome(&exchange, observe, &mut response);
+                self.layer
+                    .on_response(exchange, response, Instant::now(), &mut self.actions);
+            }
+            Completion::Representation {
+                path,
+                accept,
+                important,
+                response,
+            } => self.notify(&path, accept, important, response),
+        }
+    }
+
+    /// RFC 7641 §3.1, §3.6, §4.2: what a finished request means for the
+    /// observations.
+    fn observe_outcome(
+        &mut self,
+        exchange: &Exchange,
+        observe: ObserveIntent,
+        response: &mut Packet,
+    ) {
+        let key = ObserverKey {
+            peer: exchange.key.peer,
+            token: exchange.token,
+        };
+        let success = is_success(response);
+        match observe {
+            ObserveIntent::None => {}
+            ObserveIntent::Register { path, accept } if success => {
+                let sequence = now_sequence();
+                match self
+                    .observations
+                    .register(key, &path, accept, sequence, Instant::now())
+                {
+                    Ok(()) => {
+                        response.add_option(CoapOption::Observe, response::uint(sequence));
+                        self.shared
+                            .observation_store
+                            .put(self.local, key, &path, accept);
+                    }
+                    // §4.1: past the limits, a plain response.
+                    Err(refused) => tracing::debug!(?refused, %path, "observation refused"),
+                }
+            }
+            ObserveIntent::Register { .. } | ObserveIntent::Deregister => {
+                if self.observations.deregister(&key).is_some() {
+                    self.shared.observation_store.delete(self.local, key);
+                }
+            }
+            ObserveIntent::Change { path } => {
+                if success {
+                    self.shared.host.publish(ResourceEvent::Changed {
+                        path,
+                        important: false,
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_resource_event(&mut self, event: ResourceEvent) {
+        match event {
+            ResourceEvent::Changed { path, important } => self.refresh(&path, important),
+            ResourceEvent::Removed { path } => {
+                let gone = self.observations.remove_path(&path);
+                let response = response::diagnostic(ResponseType::NotFound, "resource removed");
+                for (key, _) in gone {
+                    // A final notification without Observe ends the
+                    // observation at the client too (§3.2, §4.2).
+                    self.layer.send_message(
+                        key.peer,
+                        key.token,
+                        response.clone(),
+                        true,
+                        Instant::now(),
+                        &mut self.actions,
+                    );
+                    self.shared.observation_store.delete(self.local, key);
+                }
+                self.latest.retain(|(p, _), _| *p != path);
+            }
+        }
+    }
+
+    /// Fetches the current representation of `path`, once per format its
+    /// observers asked for, to notify them.
+    fn refresh(&mut self, path: &str, important: bool) {
+        let mut formats: Vec<Option<u16>> = self
+            .observations
+            .observers_of(path)
+            .iter()
+            .filter_map(|key| self.observations.get(key).map(|o| o.accept))
+            .collect();
+        formats.sort_unstable();
+        formats.dedup();
+        for accept in formats {
+            let Some(call) = self.shared.exchanges.representation(path, accept) else {
+                continue;
+            };
+            self.spawn_representation(call, path.to_owned(), accept, important);
+        }
+    }
+
+    fn refresh_all(&mut self) {
+        for path in self.observations.paths() {
+            self.refresh(&path, false);
+        }
+    }
+
+    fn spawn_representation(
+        &self,
+        call: PluginCall,
+        path: String,
+        accept: Option<u16>,
+        important: bool,
+    ) {
+        let completed = self.completed.clone();
+        tokio::spawn(async move {
+            let response = call.run().await;
+            let _ = completed.send(Completion::Representation {
+                path,
+                accept,
+                important,
+                response,
+            });
+        });
+    }
+
+    /// Sends `response` to every observer of `path` in `accept` (§4.2).
+    fn notify(&mut self, path: &str, accept: Option<u16>, important: bool, response: Packet) {
+        for key in self.observations.observers_of(path) {
+            if self
+                .observations
+                .get(&key)
+                .is_some_and(|o| o.accept == accept)
+            {
+                self.send_notification(key, &response, important);
+            }
+        }
+        self.latest.insert((path.to_owned(), accept), response);
+    }
+
+    fn notify_latest(&mut self, key: ObserverKey) {
+        let Some(observer) = self.observations.get(&key) else {
+            return;
+        };
+        let latest = (observer.path.clone(), observer.accept);
+        if let Some(response) = self.latest.get(&latest).cloned() {
+            self.send_notification(key, &response, false);
+        }
+    }
+
+    fn send_notification(&mut self, key: ObserverKey, response: &Packet, important: bool) {
+        let success = is_success(response);
+        let Some(plan) =
+            self.observations
+                .plan(&key, important || !success, now_sequence(), Instant::now())
+        else {
+            return;
+        };
+        let mut packet = response.clone();
+        if success {
+            packet.add_option(CoapOption::Observe, response::uint(plan.sequence));
+        }
+        let message_id = self.layer.send_message(
+            key.peer,
+            key.token,
+            packet,
+            plan.confirmable,
+            Instant::now(),
+            &mut self.actions,
+        );
+        if success {
+            self.observations.sent(&key, message_id, plan.confirmable);
+        } else if self.observations.deregister(&key).is_some() {
+            // §4.2: a notification with an error code ends the observation.
+            self.shared.observation_store.delete(self.local, key);
+        }
+    }
+
+    fn on_notification_failed(&mut self, key: MessageKey) {
+        if let Some((observer, observation)) = self.observations.failed(key.peer, key.message_id) {
+            tracing::debug!(peer = %observer.peer, path = observation.path, "observer gone");
+            self.shared.observation_store.delete(self.local, observer);
+        }
+    }
+
+    fn restore_observations(&mut self) {
+        let stored = match self.shared.observation_store.load(self.local) {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!("cannot read stored observations: {error}");
+                return;
+            }
+        };
+        let count = stored.len();
+        for observation in stored {
+            let _ = self.observations.register(
+                observation.key,
+                &observation.path,
+                observation.accept,
+                now_sequence(),
+                Instant::now(),
+            );
+        }
+        if count > 0 {
+            tracing::info!(local = %self.local, count, "observations restored");
+        }
+    }
+}
+
+fn is_success(response: &Packet) -> bool {
+    matches!(response.header.code, MessageClass::Response(code) if u8::from(MessageClass::Response(code)) >> 5 == 2)
+}
+
+/// The Observe sequence number for now (RFC 7641 §4.4), from the wall clock.
+fn now_sequence() -> u32 {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    clock_sequence(millis)
+}
+
 /// §5.9.3.4: 5.03 with Max-Age telling the client when to try again.
 fn overloaded() -> Packet {
     let mut packet = response::diagnostic(
         ResponseType::ServiceUnavailable,
         "too many requests in progress",
     );
-    packet.add_option(coap_lite::CoapOption::MaxAge, response::uint(1));
+    packet.add_option(CoapOption::MaxAge, response::uint(1));
     packet
 }

@@ -3,13 +3,15 @@
 use coapwasm_tests::link_format::{self, Link};
 use coapwasm_tests::{CoapClient, Code, Server, option};
 
-const TESTKIT_PATHS: [&str; 8] = [
+const TESTKIT_PATHS: [&str; 10] = [
     "/test/accept",
     "/test/big",
     "/test/counter",
     "/test/created",
     "/test/echo",
     "/test/etag",
+    "/test/notify",
+    "/test/observable",
     "/test/slow",
     "/test/trap",
 ];

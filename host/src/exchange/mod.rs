@@ -4,6 +4,7 @@
 //! does not take, bad options) and hands the rest to the resource's plugin.
 //! Block-wise transfer (RFC 7959) and Observe (RFC 7641) will live here too.
 
+pub mod observe;
 pub mod request;
 pub mod response;
 
@@ -29,11 +30,28 @@ pub enum Dispatch {
     Call(PluginCall),
 }
 
+/// What a request means for observations (RFC 7641 §3.1, §3.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObserveIntent {
+    /// Not about observing.
+    None,
+    /// A GET with Observe 0 on an observable resource: register if the
+    /// response is a success.
+    Register { path: String, accept: Option<u16> },
+    /// A GET with Observe 1: end the observation of this token.
+    Deregister,
+    /// A request that changes the resource (not GET or FETCH): its observers
+    /// are notified if it succeeds.
+    Change { path: String },
+}
+
 /// A request on its way to a plugin.
 pub struct PluginCall {
     plugin: Arc<Plugin>,
     request: Request,
     etags: Vec<Vec<u8>>,
+    /// What the request means for observations.
+    pub observe: ObserveIntent,
 }
 
 impl PluginCall {
@@ -101,9 +119,24 @@ impl ExchangeLayer {
             ));
         }
 
+        let observe = match (options.method, options.observe) {
+            (Method::Get | Method::Fetch, Some(0)) if route.resource.observable => {
+                ObserveIntent::Register {
+                    path: options.path.clone(),
+                    accept: options.accept,
+                }
+            }
+            (Method::Get | Method::Fetch, Some(1)) => ObserveIntent::Deregister,
+            (Method::Get | Method::Fetch, _) => ObserveIntent::None,
+            _ if route.resource.observable => ObserveIntent::Change {
+                path: options.path.clone(),
+            },
+            _ => ObserveIntent::None,
+        };
         Dispatch::Call(PluginCall {
             plugin: route.plugin.clone(),
             etags: options.etags,
+            observe,
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -112,6 +145,27 @@ impl ExchangeLayer {
                 accept: options.accept,
                 payload: std::mem::take(&mut request.payload),
                 source: source.to_string(),
+            },
+        })
+    }
+
+    /// A GET of `path` in `accept` for a notification (RFC 7641 §4.2), if the
+    /// resource is still served.
+    pub fn representation(&self, path: &str, accept: Option<u16>) -> Option<PluginCall> {
+        let table = self.router.table();
+        let route = table.route(path)?;
+        Some(PluginCall {
+            plugin: route.plugin.clone(),
+            etags: Vec::new(),
+            observe: ObserveIntent::None,
+            request: Request {
+                method: Method::Get,
+                path: path.to_owned(),
+                query: Vec::new(),
+                content_format: None,
+                accept,
+                payload: Vec::new(),
+                source: "observe".to_owned(),
             },
         })
     }

@@ -45,6 +45,8 @@ pub struct RequestOptions {
     pub accept: Option<u16>,
     /// The ETags of representations the client has (§5.10.6.2).
     pub etags: Vec<Vec<u8>>,
+    /// The Observe option (RFC 7641 §2): 0 registers, 1 deregisters.
+    pub observe: Option<u32>,
 }
 
 /// Why a request cannot be handed to a resource.
@@ -81,6 +83,7 @@ pub fn parse(packet: &Packet) -> Result<RequestOptions, RequestError> {
         content_format: None,
         accept: None,
         etags: Vec::new(),
+        observe: None,
     };
     let mut has_path = false;
     for (&number, values) in packet.options() {
@@ -133,11 +136,18 @@ pub fn parse(packet: &Packet) -> Result<RequestOptions, RequestError> {
                     .cloned()
                     .collect();
             }
+            // Elective (RFC 7641 §2): an overlong value is ignored.
+            option::OBSERVE => {
+                request.observe = values
+                    .front()
+                    .filter(|value| value.len() <= 3)
+                    .map(|value| uint(value));
+            }
             option::PROXY_URI | option::PROXY_SCHEME => {
                 return Err(RequestError::ProxyingNotSupported);
             }
             number if option::is_critical(number) => return Err(RequestError::BadOption(number)),
-            // Observe, Size1, Size2 and every unknown elective option: ignored
+            // Size1, Size2 and every unknown elective option: ignored
             // until the layer that owns them exists (§5.4.1).
             _ => {}
         }

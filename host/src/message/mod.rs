@@ -44,6 +44,12 @@ pub enum Action {
     Send { to: SocketAddr, datagram: Bytes },
     /// Handle this request and call [`MessageLayer::on_response`] with the answer.
     Deliver { exchange: Exchange, request: Packet },
+    /// A CON the host originated was acknowledged.
+    Acknowledged(MessageKey),
+    /// A message the host originated was answered with a Reset (§4.2, §4.3).
+    Reset(MessageKey),
+    /// A CON the host originated was never acknowledged (§4.2).
+    GaveUp(MessageKey),
 }
 
 /// The message layer of one socket.
@@ -98,7 +104,9 @@ impl MessageLayer {
                     peer: from,
                     message_id,
                 };
-                if !self.retransmission.stop(&key) {
+                if self.retransmission.stop(&key) {
+                    actions.push(Action::Acknowledged(key));
+                } else {
                     tracing::debug!(%from, message_id, "ACK matches nothing");
                 }
             }
@@ -107,9 +115,10 @@ impl MessageLayer {
                     peer: from,
                     message_id,
                 };
-                if self.retransmission.stop(&key) {
-                    tracing::debug!(%from, message_id, "peer reset a confirmable response");
-                }
+                // A Reset may answer a NON of ours too (a notification), which
+                // the message layer does not track: it is reported either way.
+                self.retransmission.stop(&key);
+                actions.push(Action::Reset(key));
             }
             Inbound::Request {
                 packet,
@@ -241,6 +250,39 @@ impl MessageLayer {
         }
     }
 
+    /// Sends a message the host originates, such as a notification (RFC 7641
+    /// §4.5): a CON is retransmitted until acknowledged (§4.2), a NON is
+    /// sent once. Returns its message id.
+    pub fn send_message(
+        &mut self,
+        peer: SocketAddr,
+        token: Token,
+        mut packet: Packet,
+        confirmable: bool,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) -> u16 {
+        let message_id = self.message_ids.next_id();
+        let message_type = if confirmable {
+            MessageType::Confirmable
+        } else {
+            MessageType::NonConfirmable
+        };
+        let datagram = encode(&mut packet, message_type, message_id, token);
+        if confirmable {
+            let timeout = self.parameters.initial_timeout(self.rng.random());
+            self.retransmission.start(
+                MessageKey { peer, message_id },
+                datagram.clone(),
+                timeout,
+                self.parameters.max_retransmit,
+                now,
+            );
+        }
+        actions.push(send(peer, datagram));
+        message_id
+    }
+
     /// Rejects a request the exchange layer cannot process, with a Reset:
     /// §4.3 allows one for a NON, and §5.4.1 demands rejection of a NON that
     /// carries an unrecognised critical option.
@@ -275,11 +317,14 @@ impl MessageLayer {
         for expiry in self.expired.drain(..) {
             match expiry {
                 Expiry::Retransmit(key, datagram) => actions.push(send(key.peer, datagram)),
-                Expiry::GaveUp(key) => tracing::info!(
-                    peer = %key.peer,
-                    message_id = key.message_id,
-                    "confirmable response never acknowledged; gave up after MAX_RETRANSMIT"
-                ),
+                Expiry::GaveUp(key) => {
+                    tracing::debug!(
+                        peer = %key.peer,
+                        message_id = key.message_id,
+                        "confirmable message never acknowledged; gave up after MAX_RETRANSMIT"
+                    );
+                    actions.push(Action::GaveUp(key));
+                }
             }
         }
         self.seen.expire(now);

@@ -36,7 +36,7 @@ fn sent(actions: &[Action]) -> Vec<Packet> {
         .iter()
         .filter_map(|action| match action {
             Action::Send { datagram, .. } => Some(Packet::from_bytes(datagram).unwrap()),
-            Action::Deliver { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -46,7 +46,7 @@ fn delivered(actions: &[Action]) -> Vec<Exchange> {
         .iter()
         .filter_map(|action| match action {
             Action::Deliver { exchange, .. } => Some(*exchange),
-            Action::Send { .. } => None,
+            _ => None,
         })
         .collect()
 }
@@ -170,6 +170,8 @@ fn slow_handler_gets_an_empty_ack_then_a_retransmitted_separate_response() {
         &mut actions,
     );
     assert_eq!(layer.outstanding(), 0);
+    assert!(matches!(actions[..], [Action::Acknowledged(_)]));
+    actions.clear();
     layer.on_timeout(t1 + Duration::from_secs(60), &mut actions);
     assert!(actions.is_empty());
 }
@@ -205,7 +207,10 @@ fn separate_response_is_abandoned_after_max_retransmit() {
         transmissions += actions.len();
         actions.clear();
     }
-    assert_eq!(transmissions, 4, "MAX_RETRANSMIT retransmissions");
+    assert_eq!(
+        transmissions, 5,
+        "MAX_RETRANSMIT retransmissions and the give-up"
+    );
     assert_eq!(layer.outstanding(), 0);
 }
 
@@ -251,4 +256,34 @@ fn malformed_confirmable_is_reset_and_malformed_non_is_silent() {
         &mut actions,
     );
     assert!(actions.is_empty());
+}
+
+#[test]
+fn confirmable_message_of_ours_reports_reset_and_give_up() {
+    let mut layer = layer();
+    let t0 = Instant::now();
+    let mut actions = Vec::new();
+    let token = Token::new(b"ob").unwrap();
+    let id = layer.send_message(peer(), token, content(), true, t0, &mut actions);
+    assert_eq!(
+        sent(&actions)[0].header.get_type(),
+        MessageType::Confirmable
+    );
+    actions.clear();
+    let [high, low] = id.to_be_bytes();
+    layer.on_datagram(peer(), &[0x70, 0, high, low], t0, &mut actions);
+    assert!(matches!(actions[..], [Action::Reset(key)] if key.message_id == id));
+    assert_eq!(layer.outstanding(), 0);
+
+    actions.clear();
+    let id = layer.send_message(peer(), token, content(), true, t0, &mut actions);
+    let mut now = t0;
+    for _ in 0..100 {
+        let Some(due) = layer.next_deadline() else {
+            break;
+        };
+        now = now.max(due);
+        layer.on_timeout(now, &mut actions);
+    }
+    assert!(matches!(actions.last(), Some(Action::GaveUp(key)) if key.message_id == id));
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A token of 0 to 8 bytes, stored inline; a longer one cannot be built.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Token {
     len: u8,
     bytes: [u8; 8],

@@ -38,10 +38,22 @@ impl PluginInstance {
         self.exports.call_handle(&mut self.store, request).await
     }
 
+    /// Calls `sample`.
+    pub async fn sample(&mut self, path: &str) -> wasmtime::Result<bool> {
+        self.store.set_epoch_deadline(1);
+        self.exports.call_sample(&mut self.store, path).await
+    }
+
     /// Gives the instance the plugin's identity once it has described itself.
-    pub fn identify(&mut self, name: Arc<str>, namespace: crate::kv_store::Namespace) {
+    pub fn identify(
+        &mut self,
+        name: Arc<str>,
+        namespace: crate::kv_store::Namespace,
+        paths: Arc<[String]>,
+    ) {
         let state = self.store.data_mut();
         state.name = name;
         state.namespace = Some(namespace);
+        state.paths = paths;
     }
 }

@@ -22,7 +22,7 @@ use compile_cache::CompileCache;
 use wasmtime::component::{HasSelf, Linker};
 
 pub use compile_cache::content_hash;
-pub use host_context::HostContext;
+pub use host_context::{HostContext, ResourceEvent};
 pub use plugin::{CallError, LoadError, Plugin};
 pub use state::PluginState;
 

@@ -27,7 +27,7 @@ pub enum LoadError {
     Compile(String),
     /// A component that does not implement the `coapwasm:plugin` world, or
     /// that imports something the host does not provide.
-    #[error("does not implement the coapwasm:plugin@0.1.0 world: {0}")]
+    #[error("does not implement the coapwasm:plugin@0.2.0 world: {0}")]
     Link(String),
     /// Instantiation or `describe` failed.
     #[error("describe failed: {0}")]
@@ -60,6 +60,7 @@ pub struct Plugin {
     description: PluginDescription,
     pre: PluginPre<PluginState>,
     namespace: Namespace,
+    paths: Arc<[String]>,
     pool: InstancePool,
     runtime: Arc<Runtime>,
 }
@@ -93,7 +94,7 @@ impl Plugin {
             .file_name()
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| "plugin".into());
-        let state = PluginState::new(file_name, None, runtime.host.clone());
+        let state = PluginState::new(file_name, None, Arc::from(Vec::new()), runtime.host.clone());
         let mut instance = PluginInstance::new(&pre, state)
             .await
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
@@ -105,7 +106,12 @@ impl Plugin {
 
         let name: Arc<str> = description.name.as_str().into();
         let namespace = runtime.host.kv.namespace(&name);
-        instance.identify(name.clone(), namespace.clone());
+        let paths: Arc<[String]> = description
+            .resources
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        instance.identify(name.clone(), namespace.clone(), paths.clone());
         Ok(Plugin {
             file: file.to_path_buf(),
             content_hash,
@@ -114,6 +120,7 @@ impl Plugin {
             description,
             pre,
             namespace,
+            paths,
             pool: InstancePool::new(runtime.limits.max_instances, instance),
             runtime: runtime.clone(),
         })
@@ -147,24 +154,36 @@ impl Plugin {
     /// Calls `handle` in an idle instance, or a new one if none is idle. A
     /// trapped or timed-out instance is dropped; the next call makes another.
     pub async fn handle(&self, request: Request) -> Result<Response, CallError> {
+        let path = request.path.clone();
+        self.call(&path, async |instance| instance.handle(&request).await)
+            .await
+    }
+
+    /// Calls `sample` for `path`, as [`Plugin::handle`] calls `handle`.
+    pub async fn sample(&self, path: &str) -> Result<bool, CallError> {
+        self.call(path, async |instance| instance.sample(path).await)
+            .await
+    }
+
+    async fn call<T>(
+        &self,
+        path: &str,
+        call: impl AsyncFnOnce(&mut PluginInstance) -> wasmtime::Result<T>,
+    ) -> Result<T, CallError> {
         let _permit = self.pool.permit().await;
         let mut instance = match self.pool.take() {
             Some(instance) => instance,
             None => self.instantiate().await?,
         };
         let timeout = self.runtime.limits.call_timeout;
-        match tokio::time::timeout(timeout, instance.handle(&request)).await {
-            Ok(Ok(response)) => {
+        match tokio::time::timeout(timeout, call(&mut instance)).await {
+            Ok(Ok(value)) => {
                 self.pool.put_back(instance);
-                Ok(response)
+                Ok(value)
             }
             Ok(Err(error)) => {
                 let reason = trap_reason(&error);
-                tracing::warn!(
-                    plugin = &*self.name,
-                    path = request.path,
-                    "trapped: {reason}"
-                );
+                tracing::warn!(plugin = &*self.name, path, "trapped: {reason}");
                 tracing::debug!(plugin = &*self.name, "trap in detail: {error:?}");
                 Err(CallError::Trap {
                     plugin: self.name.clone(),
@@ -172,7 +191,7 @@ impl Plugin {
                 })
             }
             Err(_) => {
-                tracing::warn!(plugin = &*self.name, path = request.path, "call timed out");
+                tracing::warn!(plugin = &*self.name, path, "call timed out");
                 Err(CallError::Timeout {
                     plugin: self.name.clone(),
                     timeout,
@@ -185,6 +204,7 @@ impl Plugin {
         let state = PluginState::new(
             self.name.clone(),
             Some(self.namespace.clone()),
+            self.paths.clone(),
             self.runtime.host.clone(),
         );
         PluginInstance::new(&self.pre, state)

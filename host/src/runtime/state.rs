@@ -19,6 +19,8 @@ pub struct PluginState {
     /// The plugin's key-value namespace; none while it describes itself, as
     /// its name is not known before.
     pub(crate) namespace: Option<Namespace>,
+    /// The paths the plugin described: the only ones it may mark as changed.
+    pub(crate) paths: Arc<[String]>,
     pub(crate) host: Arc<HostContext>,
 }
 
@@ -26,12 +28,18 @@ impl PluginState {
     /// State for a new instance. The WASI context has no preopened
     /// directories, no environment, no arguments, no stdio and no network:
     /// what a plugin may reach is what the imports of the world give it.
-    pub fn new(name: Arc<str>, namespace: Option<Namespace>, host: Arc<HostContext>) -> Self {
+    pub fn new(
+        name: Arc<str>,
+        namespace: Option<Namespace>,
+        paths: Arc<[String]>,
+        host: Arc<HostContext>,
+    ) -> Self {
         PluginState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             name,
             namespace,
+            paths,
             host,
         }
     }

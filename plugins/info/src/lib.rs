@@ -35,12 +35,17 @@ impl Guest for Info {
                 methods: Methods::GET,
                 observable: false,
                 content_formats: vec![JSON],
+                sample_interval_ms: None,
                 attributes: vec![
                     attribute("rt", "device-info"),
                     attribute("title", "Device information"),
                 ],
             }],
         }
+    }
+
+    fn sample(_path: String) -> bool {
+        false
     }
 
     fn handle(_request: Request) -> Response {

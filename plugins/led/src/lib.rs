@@ -80,6 +80,7 @@ impl Guest for Led {
                 methods: Methods::GET | Methods::PUT | Methods::POST,
                 observable: true,
                 content_formats: vec![JSON],
+                sample_interval_ms: None,
                 attributes: vec![
                     attribute("rt", "light"),
                     attribute("if", "actuator"),
@@ -87,6 +88,10 @@ impl Guest for Led {
                 ],
             }],
         }
+    }
+
+    fn sample(_path: String) -> bool {
+        false
     }
 
     fn handle(request: Request) -> Response {

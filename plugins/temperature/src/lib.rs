@@ -45,6 +45,13 @@ const SECS_PER_DAY: u64 = 86_400;
 /// A reading stays fresh for a few seconds; observers are notified no slower.
 const MAX_AGE_SECS: u32 = 5;
 
+/// How often the host samples the sensor for observers (RFC 7641): each sample
+/// advances the random walk, and a reading that differs from the last one
+/// observers were told of makes the host notify them.
+const SAMPLE_INTERVAL_MS: Option<u32> = Some(2000);
+/// Key of the last reading observers were told of, as text.
+const NOTIFIED_KEY: &str = "notified";
+
 struct Temperature;
 
 impl Guest for Temperature {
@@ -61,6 +68,7 @@ impl Guest for Temperature {
                 methods: Methods::GET,
                 observable: true,
                 content_formats: vec![JSON, TEXT],
+                sample_interval_ms: SAMPLE_INTERVAL_MS,
                 attributes: vec![
                     attribute("rt", "temperature-c"),
                     attribute("if", "sensor"),
@@ -70,13 +78,15 @@ impl Guest for Temperature {
         }
     }
 
+    fn sample(_path: String) -> bool {
+        sample_changed()
+    }
+
     fn handle(request: Request) -> Response {
         // The host only routes GET /temperature here and has already refused an
         // Accept other than the two formats we list.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let celsius = reading(now, next_drift());
+        let now = unix_now();
+        let celsius = reading(now, current_drift());
 
         let (content_format, payload) = if request.accept == Some(TEXT) {
             (TEXT, format!("{celsius:.1} C").into_bytes())
@@ -100,6 +110,26 @@ impl Guest for Temperature {
     }
 }
 
+/// Reads the sensor: a new step of the walk, and whether the reading moved
+/// off the last one reported to observers.
+fn sample_changed() -> bool {
+    let celsius = reading(unix_now(), next_drift());
+    let text = format!("{celsius:.1}");
+    let notified = key_value::get(NOTIFIED_KEY).ok().flatten();
+    if notified.as_deref() == Some(text.as_bytes()) {
+        return false;
+    }
+    // If this write fails, observers are merely told again next time.
+    let _ = key_value::set(NOTIFIED_KEY, text.as_bytes());
+    true
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// The temperature at `unix_secs` for a random-walk offset of `drift`, rounded
 /// to the sensor's resolution of 0.1 °C.
 fn reading(unix_secs: u64, drift: f64) -> f64 {
@@ -108,6 +138,18 @@ fn reading(unix_secs: u64, drift: f64) -> f64 {
         DAILY_AMPLITUDE * (TAU * (time_of_day - DAILY_RISE_SECS) / SECS_PER_DAY as f64).sin();
     let celsius = (BASE + daily + drift).clamp(15.0, 30.0);
     (celsius * 10.0).round() / 10.0
+}
+
+/// The random walk's offset now, without moving it: reading the value does
+/// not move the sensor; sampling does.
+fn current_drift() -> f64 {
+    key_value::get(DRIFT_KEY)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<f64>().ok())
+        .filter(|drift| drift.is_finite())
+        .unwrap_or(0.0)
 }
 
 /// Advances the random walk one step and returns its new offset.

@@ -3,4 +3,5 @@
 mod host_info;
 mod key_value;
 mod log;
+mod observe;
 mod types;

@@ -21,6 +21,7 @@ impl Guest for Clash {
             methods: Methods::GET,
             observable: false,
             content_formats: vec![0],
+            sample_interval_ms: None,
             attributes: Vec::new(),
         };
         PluginDescription {
@@ -28,6 +29,10 @@ impl Guest for Clash {
             version: env!("CARGO_PKG_VERSION").into(),
             resources: vec![resource("/led"), resource("/clash")],
         }
+    }
+
+    fn sample(_path: String) -> bool {
+        false
     }
 
     fn handle(_request: Request) -> Response {

@@ -55,7 +55,14 @@ const RESOURCES: &[(&str, Methods, &[u16])] = &[
     ("/test/accept", Methods::GET, &[JSON, CBOR]),
     ("/test/big", Methods::GET, &[]),
     ("/test/created", Methods::POST, &[]),
+    ("/test/observable", Methods::GET.union(Methods::PUT), &[]),
+    ("/test/notify", Methods::POST, &[]),
 ];
+
+/// The one observable resource: its value, changed by PUT (the host notifies
+/// on its own) or by POST /test/notify (the plugin signals the change).
+const OBSERVABLE: &str = "/test/observable";
+const OBSERVED_KEY: &str = "observed";
 
 struct Testkit;
 
@@ -69,12 +76,17 @@ impl Guest for Testkit {
                 .map(|&(path, methods, formats)| ResourceDescription {
                     path: path.into(),
                     methods,
-                    observable: false,
+                    observable: path == OBSERVABLE,
                     content_formats: formats.to_vec(),
+                    sample_interval_ms: None,
                     attributes: Vec::new(),
                 })
                 .collect(),
         }
+    }
+
+    fn sample(_path: String) -> bool {
+        false
     }
 
     fn handle(request: Request) -> Response {
@@ -98,6 +110,8 @@ impl Guest for Testkit {
                 TEXT,
                 b"0123456789".repeat(BIG_LEN / 10),
             ),
+            "/test/observable" => observable(&request),
+            "/test/notify" => notify(&request),
             "/test/created" => Response {
                 location_path: vec!["test".into(), "items".into(), "7".into()],
                 location_query: vec!["v=1".into()],
@@ -106,6 +120,42 @@ impl Guest for Testkit {
             other => text(ResponseCode::NotFound, &format!("no resource {other}")),
         }
     }
+}
+
+/// GET: the stored value (text, "0" at first); PUT: replaces it.
+fn observable(request: &Request) -> Response {
+    if request.method == Method::Put {
+        return match key_value::set(OBSERVED_KEY, &request.payload) {
+            Ok(()) => text(ResponseCode::Changed, ""),
+            Err(error) => text(ResponseCode::InternalServerError, &format!("{error:?}")),
+        };
+    }
+    let value = key_value::get(OBSERVED_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| b"0".to_vec());
+    Response {
+        max_age: Some(60),
+        ..reply(ResponseCode::Content, TEXT, value)
+    }
+}
+
+/// Increments the observable value as a number and tells the host through
+/// the `observe` import; `?important` asks for a confirmable notification.
+fn notify(request: &Request) -> Response {
+    let current = key_value::get(OBSERVED_KEY)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<u64>().ok())
+        .unwrap_or(0);
+    let next = (current + 1).to_string();
+    if let Err(error) = key_value::set(OBSERVED_KEY, next.as_bytes()) {
+        return text(ResponseCode::InternalServerError, &format!("{error:?}"));
+    }
+    let important = request.query.iter().any(|item| item == "important");
+    bindings::coapwasm::plugin::observe::changed(OBSERVABLE, important);
+    text(ResponseCode::Changed, &next)
 }
 
 /// Sleeps for the `ms=N` query item, to let tests see how the host copes with

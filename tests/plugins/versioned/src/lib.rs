@@ -59,6 +59,7 @@ impl Guest for Versioned {
             methods,
             observable: false,
             content_formats: vec![TEXT],
+            sample_interval_ms: None,
             attributes: Vec::new(),
         };
         PluginDescription {
@@ -69,6 +70,10 @@ impl Guest for Versioned {
                 resource(STATE_PATH, Methods::GET | Methods::POST),
             ],
         }
+    }
+
+    fn sample(_path: String) -> bool {
+        false
     }
 
     fn handle(request: Request) -> Response {

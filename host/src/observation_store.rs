@@ -1,0 +1,151 @@
+//! Observations kept across restarts (RFC 7641 allows a server to keep them;
+//! libcoap does the same): who observes what, by socket. Written by a thread
+//! of its own that batches changes into one transaction, so that a thousand
+//! registrations cost the socket loop no disk waits.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+use crate::exchange::observe::ObserverKey;
+use crate::message::Token;
+
+/// (local socket, client endpoint, token) → (path, Accept or u32::MAX).
+const OBSERVATIONS: TableDefinition<(&str, &str, &[u8]), (&str, u32)> =
+    TableDefinition::new("observations");
+
+/// How long the writer gathers changes before it commits them together.
+const BATCH_WINDOW: Duration = Duration::from_millis(50);
+
+enum Change {
+    Put {
+        local: String,
+        key: ObserverKey,
+        path: String,
+        accept: Option<u16>,
+    },
+    Delete {
+        local: String,
+        key: ObserverKey,
+    },
+}
+
+/// A stored observation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObservation {
+    /// Who observes.
+    pub key: ObserverKey,
+    /// What.
+    pub path: String,
+    /// In which format.
+    pub accept: Option<u16>,
+}
+
+/// The observations database and its writer thread.
+pub struct ObservationStore {
+    db: std::sync::Arc<Database>,
+    changes: mpsc::Sender<Change>,
+}
+
+impl ObservationStore {
+    /// Opens (or creates) the database at `path` and starts its writer.
+    pub fn open(path: &Path) -> Result<ObservationStore, redb::Error> {
+        let db = std::sync::Arc::new(Database::create(path)?);
+        let txn = db.begin_write()?;
+        txn.open_table(OBSERVATIONS)?;
+        txn.commit()?;
+        let (changes, received) = mpsc::channel();
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("observation-store".to_owned())
+            .spawn(move || write_batches(&writer_db, received))
+            .map_err(|e| redb::Error::Io(e))?;
+        Ok(ObservationStore { db, changes })
+    }
+
+    /// The observations recorded for the socket bound to `local`.
+    pub fn load(&self, local: SocketAddr) -> Result<Vec<StoredObservation>, redb::Error> {
+        let local = local.to_string();
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(OBSERVATIONS)?;
+        let mut found = Vec::new();
+        for entry in table.range((local.as_str(), "", &[][..])..)? {
+            let (key, value) = entry?;
+            let (socket, peer, token) = key.value();
+            if socket != local {
+                break;
+            }
+            let (Ok(peer), Some(token)) = (peer.parse(), Token::new(token)) else {
+                continue;
+            };
+            let (path, accept) = value.value();
+            found.push(StoredObservation {
+                key: ObserverKey { peer, token },
+                path: path.to_owned(),
+                accept: u16::try_from(accept).ok(),
+            });
+        }
+        Ok(found)
+    }
+
+    /// Records an observation (soon, on the writer thread).
+    pub fn put(&self, local: SocketAddr, key: ObserverKey, path: &str, accept: Option<u16>) {
+        let _ = self.changes.send(Change::Put {
+            local: local.to_string(),
+            key,
+            path: path.to_owned(),
+            accept,
+        });
+    }
+
+    /// Forgets an observation (soon, on the writer thread).
+    pub fn delete(&self, local: SocketAddr, key: ObserverKey) {
+        let _ = self.changes.send(Change::Delete {
+            local: local.to_string(),
+            key,
+        });
+    }
+}
+
+fn write_batches(db: &Database, received: mpsc::Receiver<Change>) {
+    while let Ok(first) = received.recv() {
+        std::thread::sleep(BATCH_WINDOW);
+        let batch: Vec<Change> = std::iter::once(first).chain(received.try_iter()).collect();
+        if let Err(error) = write(db, &batch) {
+            tracing::warn!("cannot record {} observation changes: {error}", batch.len());
+        }
+    }
+}
+
+fn write(db: &Database, batch: &[Change]) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(OBSERVATIONS)?;
+        for change in batch {
+            match change {
+                Change::Put {
+                    local,
+                    key,
+                    path,
+                    accept,
+                } => {
+                    let peer = key.peer.to_string();
+                    let accept = accept.map_or(u32::MAX, u32::from);
+                    table.insert(
+                        (local.as_str(), peer.as_str(), key.token.as_bytes()),
+                        (path.as_str(), accept),
+                    )?;
+                }
+                Change::Delete { local, key } => {
+                    let peer = key.peer.to_string();
+                    table.remove((local.as_str(), peer.as_str(), key.token.as_bytes()))?;
+                }
+            }
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
