@@ -62,7 +62,7 @@ impl ObservationStore {
         std::thread::Builder::new()
             .name("observation-store".to_owned())
             .spawn(move || write_batches(&writer_db, received))
-            .map_err(|e| redb::Error::Io(e))?;
+            .map_err(redb::Error::Io)?;
         Ok(ObservationStore { db, changes })
     }
 

@@ -7,7 +7,7 @@ use crate::runtime::state::PluginState;
 impl Host for PluginState {
     fn changed(&mut self, path: String, important: bool) {
         // A plugin speaks for its own resources only.
-        if !self.paths.iter().any(|own| *own == path) {
+        if !self.paths.contains(&path) {
             tracing::debug!(
                 plugin = &*self.name,
                 path,
