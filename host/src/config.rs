@@ -271,6 +271,11 @@ mod tests {
         assert_eq!(config.data_dir, defaults.data_dir);
         assert_eq!(config.reload.debounce_ms, defaults.reload.debounce_ms);
         assert_eq!(
+            config.observe.confirmable_every,
+            defaults.observe.confirmable_every
+        );
+        assert_eq!(config.observe.max_total, defaults.observe.max_total);
+        assert_eq!(
             config.transmission_parameters(),
             defaults.transmission_parameters()
         );
