@@ -120,7 +120,9 @@ impl ExchangeLayer {
         }
 
         let observe = match (options.method, options.observe) {
-            (Method::Get | Method::Fetch, Some(0)) if route.resource.observable => {
+            // Only GET: a notification repeats the registration as a GET, and
+            // a FETCH's body is not kept.
+            (Method::Get, Some(0)) if route.resource.observable => {
                 ObserveIntent::Register {
                     path: options.path.clone(),
                     accept: options.accept,
