@@ -4,6 +4,7 @@
 //! does not take, bad options) and hands the rest to the resource's plugin.
 //! Block-wise transfer (RFC 7959) and Observe (RFC 7641) will live here too.
 
+pub mod blockwise;
 pub mod observe;
 pub mod request;
 pub mod response;
@@ -122,12 +123,10 @@ impl ExchangeLayer {
         let observe = match (options.method, options.observe) {
             // Only GET: a notification repeats the registration as a GET, and
             // a FETCH's body is not kept.
-            (Method::Get, Some(0)) if route.resource.observable => {
-                ObserveIntent::Register {
-                    path: options.path.clone(),
-                    accept: options.accept,
-                }
-            }
+            (Method::Get, Some(0)) if route.resource.observable => ObserveIntent::Register {
+                path: options.path.clone(),
+                accept: options.accept,
+            },
             (Method::Get | Method::Fetch, Some(1)) => ObserveIntent::Deregister,
             (Method::Get | Method::Fetch, _) => ObserveIntent::None,
             _ if route.resource.observable => ObserveIntent::Change {

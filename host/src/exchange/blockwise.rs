@@ -1,0 +1,447 @@
+//! Block-wise transfer, RFC 7959: the host slices large representations into
+//! Block2 blocks and reassembles Block1 uploads, so that plugins only ever see
+//! whole bodies. Pure state and functions; the socket loop applies them.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// A Block1 or Block2 option value (§2.2): block number, whether more blocks
+/// follow, and the size exponent. SZX 7 (BERT, RFC 8323) is not valid over
+/// UDP, so a `Block` always has a size from 16 to 1024 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// NUM: the block's position, in blocks of this size.
+    pub num: u32,
+    /// M: more blocks follow.
+    pub more: bool,
+    szx: u8,
+}
+
+impl Block {
+    /// The largest block: SZX 6.
+    pub const MAX_SIZE: usize = 1024;
+
+    /// A block of the largest exponent whose size is at most `size` (at
+    /// least 16 bytes).
+    pub fn new(num: u32, more: bool, size: usize) -> Block {
+        let mut szx = 0;
+        while szx < 6 && (32usize << szx) <= size {
+            szx += 1;
+        }
+        Block { num, more, szx }
+    }
+
+    /// Reads an option value: 0 to 3 bytes, NUM of up to 20 bits (§2.2).
+    pub fn decode(value: &[u8]) -> Option<Block> {
+        if value.len() > 3 {
+            return None;
+        }
+        let raw = value.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+        let szx = (raw & 0x7) as u8;
+        if szx == 7 {
+            return None;
+        }
+        Some(Block {
+            num: raw >> 4,
+            more: raw & 0x8 != 0,
+            szx,
+        })
+    }
+
+    /// The option value, in its shortest form.
+    pub fn encode(&self) -> Vec<u8> {
+        let raw = (self.num << 4) | (u32::from(self.more) << 3) | u32::from(self.szx);
+        let bytes = raw.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        bytes[skip..].to_vec()
+    }
+
+    /// The block size in bytes.
+    pub fn size(&self) -> usize {
+        16 << self.szx
+    }
+
+    /// Where the block starts in the body.
+    pub fn offset(&self) -> usize {
+        self.num as usize * self.size()
+    }
+}
+
+/// The part of a representation one response carries (§2.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    /// The byte range of the payload.
+    pub range: std::ops::Range<usize>,
+    /// The Block2 option to send.
+    pub block: Block,
+}
+
+/// Which block of a `len`-byte representation to send, for a request that
+/// asked for `requested` (or nothing) with the host's largest block
+/// `max_size`. None when the representation fits one message and nothing was
+/// asked; `Err` when the asked block lies past the end (answered 4.02, §2.2).
+pub fn slice(len: usize, requested: Option<Block>, max_size: usize) -> Result<Option<Slice>, ()> {
+    let limit = Block::new(0, false, max_size.min(Block::MAX_SIZE));
+    let Some(asked) = requested else {
+        if len <= limit.size() {
+            return Ok(None);
+        }
+        let block = Block {
+            more: true,
+            ..limit
+        };
+        return Ok(Some(Slice {
+            range: 0..block.size(),
+            block,
+        }));
+    };
+    // Late negotiation (§2.5): a client asking for blocks larger than ours
+    // gets ours, numbered so that the offset it asked for is kept.
+    let size = asked.size().min(limit.size());
+    let block = Block::new(asked.offset() as u32 / size as u32, false, size);
+    let start = block.offset();
+    if start >= len && !(start == 0 && len == 0) {
+        return Err(());
+    }
+    let end = (start + size).min(len);
+    Ok(Some(Slice {
+        range: start..end,
+        block: Block {
+            more: end < len,
+            ..block
+        },
+    }))
+}
+
+/// An ETag for a sliced representation the plugin gave none for, so that a
+/// client notices when the blocks it fetched come from different versions.
+pub fn etag_of(payload: &[u8]) -> Vec<u8> {
+    let mut hasher = DefaultHasher::new();
+    payload.hash(&mut hasher);
+    hasher.finish().to_be_bytes().to_vec()
+}
+
+/// What to do with one block of an upload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UploadStep {
+    /// An intermediate block was stored: answer 2.31 Continue with this
+    /// Block1 option (§2.3).
+    Continue(Block),
+    /// The last block arrived: hand this body to the resource, and echo this
+    /// Block1 option in its response.
+    Complete { body: Vec<u8>, block: Block },
+    /// A block that does not follow the ones received: 4.08 (§2.9.2).
+    Incomplete,
+    /// The body would exceed the limit: 4.13 with Size1 (§2.9.3).
+    TooLarge { limit: usize },
+    /// A non-final block whose payload is not the block size: 4.00.
+    BadBlock,
+    /// Too many uploads are in progress: 5.03.
+    Busy,
+}
+
+struct Upload {
+    body: Vec<u8>,
+    last_block: Instant,
+}
+
+/// Limits of upload reassembly.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    /// The largest body.
+    pub max_body: usize,
+    /// The largest block the host accepts; larger ones are negotiated down.
+    pub max_block: usize,
+    /// Bytes held by all partial uploads together.
+    pub max_memory: usize,
+    /// An upload with no block for this long is dropped.
+    pub timeout: Duration,
+}
+
+/// Partial Block1 uploads of one socket, each keyed by endpoint and path so
+/// that uploads from different clients, or to different resources, never mix
+/// (§2.3; Request-Tag, RFC 9175, is not supported).
+pub struct Uploads {
+    partial: HashMap<(SocketAddr, String), Upload>,
+    held: usize,
+    limits: UploadLimits,
+}
+
+impl Uploads {
+    /// No uploads yet.
+    pub fn new(limits: UploadLimits) -> Self {
+        Uploads {
+            partial: HashMap::new(),
+            held: 0,
+            limits,
+        }
+    }
+
+    /// Bytes held by partial uploads.
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
+    /// Partial uploads in progress.
+    pub fn len(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Whether no upload is in progress.
+    pub fn is_empty(&self) -> bool {
+        self.partial.is_empty()
+    }
+
+    /// Takes one block of the body of a request from `peer` to `path`.
+    /// `size1` is the Size1 option, the announced size of the whole body.
+    pub fn receive(
+        &mut self,
+        peer: SocketAddr,
+        path: &str,
+        block: Block,
+        size1: Option<u32>,
+        payload: &[u8],
+        now: Instant,
+    ) -> UploadStep {
+        self.expire(now);
+        let key = (peer, path.to_owned());
+        if size1.is_some_and(|size| size as usize > self.limits.max_body) {
+            self.drop_upload(&key);
+            return UploadStep::TooLarge {
+                limit: self.limits.max_body,
+            };
+        }
+        if block.more && payload.len() != block.size() {
+            self.drop_upload(&key);
+            return UploadStep::BadBlock;
+        }
+        if block.num == 0 {
+            self.drop_upload(&key);
+        } else if self
+            .partial
+            .get(&key)
+            .is_none_or(|upload| upload.body.len() != block.offset())
+        {
+            self.drop_upload(&key);
+            return UploadStep::Incomplete;
+        }
+        let held_before = self.partial.get(&key).map_or(0, |u| u.body.len());
+        if held_before + payload.len() > self.limits.max_body {
+            self.drop_upload(&key);
+            return UploadStep::TooLarge {
+                limit: self.limits.max_body,
+            };
+        }
+        if block.more && self.held + payload.len() > self.limits.max_memory {
+            self.drop_upload(&key);
+            return UploadStep::Busy;
+        }
+        let upload = self.partial.entry(key.clone()).or_insert(Upload {
+            body: Vec::new(),
+            last_block: now,
+        });
+        upload.body.extend_from_slice(payload);
+        upload.last_block = now;
+        self.held += payload.len();
+        if block.more {
+            // A block larger than ours is accepted, and the smaller size is
+            // asked for from now on (§2.5): NUM counts in that size.
+            let size = block.size().min(self.limits.max_block);
+            let next_offset = upload.body.len();
+            let echo = Block::new((next_offset / size) as u32 - 1, true, size);
+            return UploadStep::Continue(echo);
+        }
+        let body = self
+            .partial
+            .remove(&key)
+            .map(|upload| upload.body)
+            .unwrap_or_default();
+        self.held -= body.len();
+        UploadStep::Complete { body, block }
+    }
+
+    /// Drops uploads that have seen no block for the timeout, freeing their
+    /// memory.
+    pub fn expire(&mut self, now: Instant) {
+        let timeout = self.limits.timeout;
+        let mut freed = 0;
+        self.partial.retain(|_, upload| {
+            let keep = now.duration_since(upload.last_block) < timeout;
+            if !keep {
+                freed += upload.body.len();
+            }
+            keep
+        });
+        self.held -= freed;
+    }
+
+    fn drop_upload(&mut self, key: &(SocketAddr, String)) {
+        if let Some(upload) = self.partial.remove(key) {
+            self.held -= upload.body.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn limits() -> UploadLimits {
+        UploadLimits {
+            max_body: 100,
+            max_block: 32,
+            max_memory: 1000,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn option_values_round_trip() {
+        for (num, more, size) in [(0, false, 16), (1, true, 1024), (0xFFFFF, true, 64)] {
+            let block = Block::new(num, more, size);
+            assert_eq!(block.size(), size);
+            assert_eq!(Block::decode(&block.encode()), Some(block));
+        }
+        assert_eq!(Block::decode(&[]), Some(Block::new(0, false, 16)));
+        assert_eq!(Block::decode(&[0x07]), None, "SZX 7 is BERT, not UDP");
+        assert_eq!(Block::decode(&[0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn large_representation_without_block2_gets_the_first_block() {
+        let first = slice(3000, None, 1024).unwrap().unwrap();
+        assert_eq!(first.range, 0..1024);
+        assert_eq!(first.block, Block::new(0, true, 1024));
+        assert_eq!(slice(1024, None, 1024), Ok(None));
+    }
+
+    #[test]
+    fn random_access_and_the_last_block() {
+        let last = slice(3000, Some(Block::new(2, false, 1024)), 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(last.range, 2048..3000);
+        assert!(!last.block.more);
+        assert!(slice(3000, Some(Block::new(3, false, 1024)), 1024).is_err());
+        // Early negotiation: the client's smaller size wins.
+        let small = slice(3000, Some(Block::new(5, false, 16)), 1024)
+            .unwrap()
+            .unwrap();
+        assert_eq!(small.range, 80..96);
+        assert!(small.block.more);
+    }
+
+    #[test]
+    fn larger_block_than_the_hosts_is_renumbered() {
+        // Block 1 of 1024 bytes is byte 1024: block 4 of 256.
+        let renumbered = slice(3000, Some(Block::new(1, false, 1024)), 256)
+            .unwrap()
+            .unwrap();
+        assert_eq!(renumbered.block, Block::new(4, true, 256));
+        assert_eq!(renumbered.range, 1024..1280);
+    }
+
+    #[test]
+    fn upload_reassembles_in_order() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        let step = uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[1; 16], now);
+        assert_eq!(step, UploadStep::Continue(Block::new(0, true, 16)));
+        let step = uploads.receive(peer(1), "/fw", Block::new(1, true, 16), None, &[2; 16], now);
+        assert_eq!(step, UploadStep::Continue(Block::new(1, true, 16)));
+        let step = uploads.receive(peer(1), "/fw", Block::new(2, false, 16), None, &[3; 5], now);
+        let mut expected = vec![1; 16];
+        expected.extend([2; 16]);
+        expected.extend([3; 5]);
+        assert_eq!(
+            step,
+            UploadStep::Complete {
+                body: expected,
+                block: Block::new(2, false, 16)
+            }
+        );
+        assert_eq!(uploads.held(), 0);
+        assert!(uploads.is_empty());
+    }
+
+    #[test]
+    fn missing_or_repeated_block_is_incomplete() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[0; 16], now);
+        let step = uploads.receive(peer(1), "/fw", Block::new(2, true, 16), None, &[0; 16], now);
+        assert_eq!(step, UploadStep::Incomplete);
+        assert_eq!(uploads.held(), 0);
+        let step = uploads.receive(peer(1), "/fw", Block::new(1, false, 16), None, &[0; 3], now);
+        assert_eq!(step, UploadStep::Incomplete, "the upload was dropped");
+    }
+
+    #[test]
+    fn uploads_from_different_endpoints_never_mix() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[1; 16], now);
+        uploads.receive(peer(2), "/fw", Block::new(0, true, 16), None, &[2; 16], now);
+        let one = uploads.receive(peer(1), "/fw", Block::new(1, false, 16), None, &[1], now);
+        let two = uploads.receive(peer(2), "/fw", Block::new(1, false, 16), None, &[2], now);
+        assert!(matches!(one, UploadStep::Complete { body, .. } if body.iter().all(|&b| b == 1)));
+        assert!(matches!(two, UploadStep::Complete { body, .. } if body.iter().all(|&b| b == 2)));
+    }
+
+    #[test]
+    fn too_large_up_front_or_on_the_way() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        let step = uploads.receive(
+            peer(1),
+            "/fw",
+            Block::new(0, true, 16),
+            Some(101),
+            &[0; 16],
+            now,
+        );
+        assert_eq!(step, UploadStep::TooLarge { limit: 100 });
+        for num in 0..6 {
+            uploads.receive(
+                peer(1),
+                "/fw",
+                Block::new(num, true, 16),
+                None,
+                &[0; 16],
+                now,
+            );
+        }
+        let step = uploads.receive(peer(1), "/fw", Block::new(6, true, 16), None, &[0; 16], now);
+        assert_eq!(step, UploadStep::TooLarge { limit: 100 });
+        assert_eq!(uploads.held(), 0);
+    }
+
+    #[test]
+    fn abandoned_upload_is_dropped_after_the_timeout() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[0; 16], now);
+        assert_eq!(uploads.held(), 16);
+        uploads.expire(now + Duration::from_secs(61));
+        assert_eq!(uploads.held(), 0);
+        assert!(uploads.is_empty());
+    }
+
+    #[test]
+    fn larger_client_blocks_are_negotiated_down() {
+        let mut uploads = Uploads::new(limits());
+        let now = Instant::now();
+        // 64-byte first block with a 32-byte host limit: accepted, and the
+        // answer asks for 32-byte blocks, numbered from byte 64 on: NUM 1.
+        let step = uploads.receive(peer(1), "/fw", Block::new(0, true, 64), None, &[0; 64], now);
+        assert_eq!(step, UploadStep::Continue(Block::new(1, true, 32)));
+        let step = uploads.receive(peer(1), "/fw", Block::new(2, false, 32), None, &[1; 4], now);
+        assert!(matches!(step, UploadStep::Complete { body, .. } if body.len() == 68));
+    }
+}
