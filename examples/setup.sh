@@ -24,6 +24,13 @@ if ! command -v coap-client-notls >/dev/null && ! command -v coap-client >/dev/n
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcoap3-bin </dev/null
 fi
 
+# aiocoap, a second real client (Python) for the Observe tests
+# (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
+if ! python3 -c 'import aiocoap' 2>/dev/null; then
+    log "installing aiocoap (pip)"
+    python3 -m pip install --quiet 'aiocoap==0.4.17'
+fi
+
 log "building the host"
 cargo build --release --locked -p coapwasm
 

@@ -37,6 +37,36 @@ pub struct Config {
     pub reload: ReloadConfig,
     /// Observe (RFC 7641).
     pub observe: ObserveConfig,
+    /// Block-wise transfer (RFC 7959).
+    pub blockwise: BlockwiseConfig,
+}
+
+/// Block-wise transfer (RFC 7959): the host slices and reassembles bodies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockwiseConfig {
+    /// The largest block the host sends or asks for: 16 to 1024, a power of
+    /// two. Default 1024.
+    pub max_block_size: usize,
+    /// The largest request body a plugin is handed; a larger one gets 4.13
+    /// with Size1. Default 262144 (256 KiB).
+    pub max_body_size: usize,
+    /// Bytes all partial uploads of a socket may hold together; past it a new
+    /// block gets 5.03. Default 16 MiB.
+    pub max_upload_memory: usize,
+    /// A partial upload with no block for this long is dropped. Default 60000.
+    pub upload_timeout_ms: u64,
+}
+
+impl Default for BlockwiseConfig {
+    fn default() -> Self {
+        BlockwiseConfig {
+            max_block_size: 1024,
+            max_body_size: 256 * 1024,
+            max_upload_memory: 16 * 1024 * 1024,
+            upload_timeout_ms: 60_000,
+        }
+    }
 }
 
 /// Limits and reliability of observations (RFC 7641).
@@ -129,6 +159,7 @@ impl Default for Config {
             runtime: RuntimeConfig::default(),
             reload: ReloadConfig::default(),
             observe: ObserveConfig::default(),
+            blockwise: BlockwiseConfig::default(),
         }
     }
 }
@@ -189,6 +220,15 @@ impl Config {
             t.deduplication_capacity > 0,
             "transmission.deduplication_capacity must be positive"
         );
+        let b = &self.blockwise;
+        anyhow::ensure!(
+            (16..=1024).contains(&b.max_block_size) && b.max_block_size.is_power_of_two(),
+            "blockwise.max_block_size must be a power of two from 16 to 1024"
+        );
+        anyhow::ensure!(
+            b.max_body_size > 0,
+            "blockwise.max_body_size must be positive"
+        );
         let r = &self.runtime;
         anyhow::ensure!(
             r.max_instances_per_plugin > 0,
@@ -212,6 +252,17 @@ impl Config {
             total: self.observe.max_total,
             confirmable_every: self.observe.confirmable_every.max(1),
             confirmable_interval: Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// The block-wise upload limits.
+    pub fn upload_limits(&self) -> crate::exchange::blockwise::UploadLimits {
+        let b = &self.blockwise;
+        crate::exchange::blockwise::UploadLimits {
+            max_body: b.max_body_size,
+            max_block: b.max_block_size,
+            max_memory: b.max_upload_memory,
+            timeout: Duration::from_millis(b.upload_timeout_ms),
         }
     }
 
@@ -275,6 +326,14 @@ mod tests {
             defaults.observe.confirmable_every
         );
         assert_eq!(config.observe.max_total, defaults.observe.max_total);
+        assert_eq!(
+            config.blockwise.max_body_size,
+            defaults.blockwise.max_body_size
+        );
+        assert_eq!(
+            config.blockwise.upload_timeout_ms,
+            defaults.blockwise.upload_timeout_ms
+        );
         assert_eq!(
             config.transmission_parameters(),
             defaults.transmission_parameters()

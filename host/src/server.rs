@@ -70,7 +70,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let table = set.table();
     host.set_resources(table.paths());
     let router = Arc::new(Router::new(table));
-    let exchanges = Arc::new(ExchangeLayer::new(router.clone()));
+    let exchanges = Arc::new(ExchangeLayer::new(
+        router.clone(),
+        config.blockwise.max_block_size,
+        config.blockwise.max_body_size,
+    ));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
     tokio::spawn(Reloader::new(runtime, router, set, debounce).run(events));
@@ -91,6 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let limits = EndpointLimits {
         max_pending_requests: config.runtime.max_pending_requests,
         observe: config.observe_policy(),
+        uploads: config.upload_limits(),
     };
     let mut endpoints = JoinSet::new();
     for socket in sockets {

@@ -9,11 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
+use coap_lite::{CoapOption, Packet, ResponseType};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::exchange::blockwise::{UploadLimits, Uploads};
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
 use crate::exchange::{Dispatch, ExchangeLayer, ObserveIntent, PluginCall, response};
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
@@ -46,6 +47,8 @@ pub struct EndpointLimits {
     pub max_pending_requests: usize,
     /// Observation limits and notification policy.
     pub observe: ObservePolicy,
+    /// Block-wise upload limits.
+    pub uploads: UploadLimits,
 }
 
 /// What the loop shares with the rest of the host.
@@ -82,6 +85,7 @@ struct Endpoint {
     local: SocketAddr,
     layer: MessageLayer,
     observations: Observations,
+    uploads: Uploads,
     shared: Shared,
     limits: EndpointLimits,
     completed: mpsc::UnboundedSender<Completion>,
@@ -104,6 +108,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         local,
         layer,
         observations: Observations::new(limits.observe),
+        uploads: Uploads::new(limits.uploads),
         shared,
         limits,
         completed,
@@ -118,6 +123,9 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
     let timer = tokio::time::sleep(idle);
     tokio::pin!(timer);
     let mut armed_for: Option<Instant> = None;
+    // Abandoned uploads are dropped even when no other block comes.
+    let mut upload_sweep =
+        tokio::time::interval(limits.uploads.timeout.max(Duration::from_secs(1)) / 2);
 
     loop {
         tokio::select! {
@@ -143,6 +151,14 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
             () = &mut timer => {
                 armed_for = None;
                 endpoint.layer.on_timeout(Instant::now(), &mut endpoint.actions);
+            }
+            _ = upload_sweep.tick(), if !endpoint.uploads.is_empty() => {
+                let held = endpoint.uploads.held();
+                endpoint.uploads.expire(Instant::now());
+                let freed = held - endpoint.uploads.held();
+                if freed > 0 {
+                    tracing::debug!(freed, "dropped abandoned uploads");
+                }
             }
         }
         endpoint.run_actions().await;
@@ -184,9 +200,13 @@ impl Endpoint {
         let dispatch = if self.pending >= self.limits.max_pending_requests {
             Dispatch::Respond(overloaded())
         } else {
-            self.shared
-                .exchanges
-                .dispatch(request, exchange.key.peer, exchange.confirmable)
+            self.shared.exchanges.dispatch(
+                request,
+                exchange.key.peer,
+                exchange.confirmable,
+                &mut self.uploads,
+                Instant::now(),
+            )
         };
         match dispatch {
             Dispatch::Respond(response) => {
@@ -243,7 +263,7 @@ impl Endpoint {
             peer: exchange.key.peer,
             token: exchange.token,
         };
-        let success = is_success(response);
+        let success = response::is_success(response);
         match observe {
             ObserveIntent::None => {}
             ObserveIntent::Register { path, accept } if success => {
@@ -371,7 +391,7 @@ impl Endpoint {
     }
 
     fn send_notification(&mut self, key: ObserverKey, response: &Packet, important: bool) {
-        let success = is_success(response);
+        let success = response::is_success(response);
         let Some(plan) =
             self.observations
                 .plan(&key, important || !success, now_sequence(), Instant::now())
@@ -427,10 +447,6 @@ impl Endpoint {
             tracing::info!(local = %self.local, count, "observations restored");
         }
     }
-}
-
-fn is_success(response: &Packet) -> bool {
-    matches!(response.header.code, MessageClass::Response(code) if u8::from(MessageClass::Response(code)) >> 5 == 2)
 }
 
 /// The Observe sequence number for now (RFC 7641 §4.4), from the wall clock.

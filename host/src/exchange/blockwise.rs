@@ -132,13 +132,20 @@ pub enum UploadStep {
     /// The last block arrived: hand this body to the resource, and echo this
     /// Block1 option in its response.
     Complete { body: Vec<u8>, block: Block },
+    /// The block is refused, and the partial upload dropped.
+    Refused(Refusal),
+}
+
+/// Why an upload block is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
     /// A block that does not follow the ones received: 4.08 (§2.9.2).
     Incomplete,
     /// The body would exceed the limit: 4.13 with Size1 (§2.9.3).
     TooLarge { limit: usize },
     /// A non-final block whose payload is not the block size: 4.00.
     BadBlock,
-    /// Too many uploads are in progress: 5.03.
+    /// Too much memory is held by uploads in progress: 5.03.
     Busy,
 }
 
@@ -209,13 +216,13 @@ impl Uploads {
         let key = (peer, path.to_owned());
         if size1.is_some_and(|size| size as usize > self.limits.max_body) {
             self.drop_upload(&key);
-            return UploadStep::TooLarge {
+            return UploadStep::Refused(Refusal::TooLarge {
                 limit: self.limits.max_body,
-            };
+            });
         }
         if block.more && payload.len() != block.size() {
             self.drop_upload(&key);
-            return UploadStep::BadBlock;
+            return UploadStep::Refused(Refusal::BadBlock);
         }
         if block.num == 0 {
             self.drop_upload(&key);
@@ -225,18 +232,18 @@ impl Uploads {
             .is_none_or(|upload| upload.body.len() != block.offset())
         {
             self.drop_upload(&key);
-            return UploadStep::Incomplete;
+            return UploadStep::Refused(Refusal::Incomplete);
         }
         let held_before = self.partial.get(&key).map_or(0, |u| u.body.len());
         if held_before + payload.len() > self.limits.max_body {
             self.drop_upload(&key);
-            return UploadStep::TooLarge {
+            return UploadStep::Refused(Refusal::TooLarge {
                 limit: self.limits.max_body,
-            };
+            });
         }
         if block.more && self.held + payload.len() > self.limits.max_memory {
             self.drop_upload(&key);
-            return UploadStep::Busy;
+            return UploadStep::Refused(Refusal::Busy);
         }
         let upload = self.partial.entry(key.clone()).or_insert(Upload {
             body: Vec::new(),
@@ -376,10 +383,14 @@ mod tests {
         let now = Instant::now();
         uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[0; 16], now);
         let step = uploads.receive(peer(1), "/fw", Block::new(2, true, 16), None, &[0; 16], now);
-        assert_eq!(step, UploadStep::Incomplete);
+        assert_eq!(step, UploadStep::Refused(Refusal::Incomplete));
         assert_eq!(uploads.held(), 0);
         let step = uploads.receive(peer(1), "/fw", Block::new(1, false, 16), None, &[0; 3], now);
-        assert_eq!(step, UploadStep::Incomplete, "the upload was dropped");
+        assert_eq!(
+            step,
+            UploadStep::Refused(Refusal::Incomplete),
+            "the upload was dropped"
+        );
     }
 
     #[test]
@@ -406,7 +417,7 @@ mod tests {
             &[0; 16],
             now,
         );
-        assert_eq!(step, UploadStep::TooLarge { limit: 100 });
+        assert_eq!(step, UploadStep::Refused(Refusal::TooLarge { limit: 100 }));
         for num in 0..6 {
             uploads.receive(
                 peer(1),
@@ -418,7 +429,7 @@ mod tests {
             );
         }
         let step = uploads.receive(peer(1), "/fw", Block::new(6, true, 16), None, &[0; 16], now);
-        assert_eq!(step, UploadStep::TooLarge { limit: 100 });
+        assert_eq!(step, UploadStep::Refused(Refusal::TooLarge { limit: 100 }));
         assert_eq!(uploads.held(), 0);
     }
 

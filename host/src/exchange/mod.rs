@@ -11,14 +11,16 @@ pub mod response;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use coap_lite::{Packet, ResponseType};
+use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
 use crate::router::Router;
 use crate::runtime::bindings::types::{Method, Methods, Request};
 use crate::runtime::{CallError, Plugin};
 
+use blockwise::{Block, Refusal, UploadStep, Uploads};
 use request::RequestError;
 
 /// What to do with a request.
@@ -53,11 +55,58 @@ pub struct PluginCall {
     etags: Vec<Vec<u8>>,
     /// What the request means for observations.
     pub observe: ObserveIntent,
+    blocks: Blocks,
+}
+
+/// The block-wise options of a request, for its response (RFC 7959).
+#[derive(Debug, Clone, Copy, Default)]
+struct Blocks {
+    /// The last Block1 of an upload, echoed in the response (§2.3).
+    block1: Option<Block>,
+    /// The block of the response asked for (§2.4).
+    block2: Option<Block>,
+    /// Whether the client asked for Size2 (§4).
+    size2: bool,
+    /// The host's largest block.
+    max_block: usize,
+}
+
+impl Blocks {
+    /// The response, with the Block1 echo, and sliced into the block asked
+    /// for if it does not fit one (§2.4): with an ETag, so that a client can
+    /// tell blocks of different versions apart, and Size2 if asked.
+    fn apply(&self, mut packet: Packet) -> Packet {
+        if let Some(block1) = self.block1 {
+            packet.add_option(CoapOption::Block1, block1.encode());
+        }
+        let slice = match blockwise::slice(packet.payload.len(), self.block2, self.max_block) {
+            Ok(Some(slice)) => slice,
+            Ok(None) => return packet,
+            Err(()) => {
+                return response::diagnostic(ResponseType::BadOption, "no such block");
+            }
+        };
+        if packet.get_first_option(CoapOption::ETag).is_none() && response::is_success(&packet) {
+            packet.add_option(CoapOption::ETag, blockwise::etag_of(&packet.payload));
+        }
+        if self.size2 {
+            let size = u32::try_from(packet.payload.len()).unwrap_or(u32::MAX);
+            packet.add_option(CoapOption::Size2, response::uint(size));
+        }
+        packet.payload = packet.payload[slice.range].to_vec();
+        packet.add_option(CoapOption::Block2, slice.block.encode());
+        packet
+    }
 }
 
 impl PluginCall {
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Packet {
+        let blocks = self.blocks;
+        blocks.apply(self.answer().await)
+    }
+
+    async fn answer(self) -> Packet {
         match self.plugin.handle(self.request).await {
             Ok(answer) => response::from_plugin(answer, &self.etags),
             Err(error @ CallError::Timeout { .. }) => {
@@ -73,39 +122,57 @@ impl PluginCall {
 /// Routes requests to resources.
 pub struct ExchangeLayer {
     router: Arc<Router>,
+    max_block: usize,
+    max_body: usize,
 }
 
 impl ExchangeLayer {
-    /// An exchange layer routing with `router`.
-    pub fn new(router: Arc<Router>) -> Self {
-        ExchangeLayer { router }
+    /// An exchange layer routing with `router`, sending blocks of at most
+    /// `max_block` bytes and taking request bodies of at most `max_body`.
+    pub fn new(router: Arc<Router>, max_block: usize, max_body: usize) -> Self {
+        ExchangeLayer {
+            router,
+            max_block,
+            max_body,
+        }
     }
 
-    /// Decides what to do with `request` from `source`.
-    pub fn dispatch(&self, mut request: Packet, source: SocketAddr, confirmable: bool) -> Dispatch {
+    /// Decides what to do with `request` from `source`. A block of an upload
+    /// is kept in `uploads` until the body is whole (RFC 7959 §2.3).
+    pub fn dispatch(
+        &self,
+        mut request: Packet,
+        source: SocketAddr,
+        confirmable: bool,
+        uploads: &mut Uploads,
+        now: Instant,
+    ) -> Dispatch {
         let options = match request::parse(&request) {
             Ok(options) => options,
             Err(RequestError::BadOption(_)) if !confirmable => return Dispatch::Reject,
             Err(error) => return Dispatch::Respond(error_response(&error)),
         };
+        let mut blocks = Blocks {
+            block1: None,
+            block2: options.block2,
+            size2: options.size2.is_some(),
+            max_block: self.max_block,
+        };
+        let respond = |packet: Packet| Dispatch::Respond(blocks.apply(packet));
 
         if options.path == WELL_KNOWN_CORE {
-            return Dispatch::Respond(self.discovery(
-                options.method,
-                options.accept,
-                &options.query,
-            ));
+            return respond(self.discovery(options.method, options.accept, &options.query));
         }
 
         let table = self.router.table();
         let Some(route) = table.route(&options.path) else {
-            return Dispatch::Respond(response::diagnostic(
+            return respond(response::diagnostic(
                 ResponseType::NotFound,
                 &format!("no resource at {}", options.path),
             ));
         };
         if !route.resource.methods.contains(method_flag(options.method)) {
-            return Dispatch::Respond(response::diagnostic(
+            return respond(response::diagnostic(
                 ResponseType::MethodNotAllowed,
                 &format!("{} does not accept {:?}", options.path, options.method),
             ));
@@ -114,10 +181,41 @@ impl ExchangeLayer {
             && !route.resource.content_formats.is_empty()
             && !route.resource.content_formats.contains(&accept)
         {
-            return Dispatch::Respond(response::diagnostic(
+            return respond(response::diagnostic(
                 ResponseType::NotAcceptable,
                 &format!("{} cannot answer in Content-Format {accept}", options.path),
             ));
+        }
+
+        if let Some(block1) = options.block1 {
+            let step = uploads.receive(
+                source,
+                &options.path,
+                block1,
+                options.size1,
+                &request.payload,
+                now,
+            );
+            match step {
+                UploadStep::Complete { body, block } => {
+                    request.payload = body;
+                    blocks.block1 = Some(block);
+                }
+                UploadStep::Continue(block) => {
+                    return Dispatch::Respond(continue_response(block));
+                }
+                UploadStep::Refused(refusal) => {
+                    return Dispatch::Respond(refusal_response(refusal));
+                }
+            }
+        } else if request.payload.len() > self.max_body
+            || options
+                .size1
+                .is_some_and(|size| size as usize > self.max_body)
+        {
+            return Dispatch::Respond(refusal_response(Refusal::TooLarge {
+                limit: self.max_body,
+            }));
         }
 
         let observe = match (options.method, options.observe) {
@@ -138,6 +236,7 @@ impl ExchangeLayer {
             plugin: route.plugin.clone(),
             etags: options.etags,
             observe,
+            blocks,
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -159,6 +258,11 @@ impl ExchangeLayer {
             plugin: route.plugin.clone(),
             etags: Vec::new(),
             observe: ObserveIntent::None,
+            // §3.4 of RFC 7959: a large notification carries its first block.
+            blocks: Blocks {
+                max_block: self.max_block,
+                ..Blocks::default()
+            },
             request: Request {
                 method: Method::Get,
                 path: path.to_owned(),
@@ -193,6 +297,44 @@ impl ExchangeLayer {
             return response::diagnostic(ResponseType::NotFound, "no resource matches the query");
         }
         response::content(LINK_FORMAT, document.into_bytes())
+    }
+}
+
+/// 2.31 Continue: the block was stored, send the next (RFC 7959 §2.3).
+fn continue_response(block: Block) -> Packet {
+    let mut packet = Packet::new();
+    packet.header.code = MessageClass::Response(ResponseType::Continue);
+    packet.add_option(CoapOption::Block1, block.encode());
+    packet
+}
+
+fn refusal_response(refusal: Refusal) -> Packet {
+    match refusal {
+        Refusal::Incomplete => response::diagnostic(
+            ResponseType::RequestEntityIncomplete,
+            "block out of order or missing: start again from block 0",
+        ),
+        Refusal::TooLarge { limit } => {
+            let mut packet = response::diagnostic(
+                ResponseType::RequestEntityTooLarge,
+                &format!("the body may be {limit} bytes at most"),
+            );
+            let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+            packet.add_option(CoapOption::Size1, response::uint(limit));
+            packet
+        }
+        Refusal::BadBlock => response::diagnostic(
+            ResponseType::BadRequest,
+            "a block before the last must fill the block size",
+        ),
+        Refusal::Busy => {
+            let mut packet = response::diagnostic(
+                ResponseType::ServiceUnavailable,
+                "too many uploads in progress",
+            );
+            packet.add_option(CoapOption::MaxAge, response::uint(5));
+            packet
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use coap_lite::{MessageClass, Packet, RequestType};
 
+use super::blockwise::Block;
 use crate::runtime::bindings::types::Method;
 
 /// Option numbers, RFC 7252 §5.10 and §12.2.
@@ -17,6 +18,8 @@ pub mod option {
     pub const MAX_AGE: u16 = 14;
     pub const URI_QUERY: u16 = 15;
     pub const ACCEPT: u16 = 17;
+    pub const BLOCK2: u16 = 23;
+    pub const BLOCK1: u16 = 27;
     pub const LOCATION_PATH: u16 = 8;
     pub const LOCATION_QUERY: u16 = 20;
     pub const SIZE2: u16 = 28;
@@ -47,6 +50,15 @@ pub struct RequestOptions {
     pub etags: Vec<Vec<u8>>,
     /// The Observe option (RFC 7641 §2): 0 registers, 1 deregisters.
     pub observe: Option<u32>,
+    /// Block1 (RFC 7959 §2.3): this request's payload is one block of a body.
+    pub block1: Option<Block>,
+    /// Block2 (RFC 7959 §2.4): the block of the response the client wants.
+    pub block2: Option<Block>,
+    /// Size1 (RFC 7959 §4): the announced size of the whole request body.
+    pub size1: Option<u32>,
+    /// Size2 (RFC 7959 §4): present (as 0) when the client wants to learn the
+    /// size of the whole representation.
+    pub size2: Option<u32>,
 }
 
 /// Why a request cannot be handed to a resource.
@@ -84,6 +96,10 @@ pub fn parse(packet: &Packet) -> Result<RequestOptions, RequestError> {
         accept: None,
         etags: Vec::new(),
         observe: None,
+        block1: None,
+        block2: None,
+        size1: None,
+        size2: None,
     };
     let mut has_path = false;
     for (&number, values) in packet.options() {
@@ -143,11 +159,34 @@ pub fn parse(packet: &Packet) -> Result<RequestOptions, RequestError> {
                     .filter(|value| value.len() <= 3)
                     .map(|value| uint(value));
             }
+            option::BLOCK1 | option::BLOCK2 => {
+                single(number, values.len())?;
+                let block = values
+                    .front()
+                    .and_then(|value| Block::decode(value))
+                    .ok_or(RequestError::BadOption(number))?;
+                if number == option::BLOCK1 {
+                    request.block1 = Some(block);
+                } else {
+                    request.block2 = Some(block);
+                }
+            }
+            option::SIZE1 | option::SIZE2 => {
+                let size = values
+                    .front()
+                    .filter(|value| value.len() <= 4)
+                    .map(|value| uint(value));
+                if number == option::SIZE1 {
+                    request.size1 = size;
+                } else {
+                    request.size2 = size;
+                }
+            }
             option::PROXY_URI | option::PROXY_SCHEME => {
                 return Err(RequestError::ProxyingNotSupported);
             }
             number if option::is_critical(number) => return Err(RequestError::BadOption(number)),
-            // Size1, Size2 and every unknown elective option: ignored
+            // Every unknown elective option: ignored
             // until the layer that owns them exists (§5.4.1).
             _ => {}
         }
@@ -243,9 +282,15 @@ mod tests {
     }
 
     #[test]
-    fn block_options_are_critical_until_block_wise_exists() {
+    fn block_options_are_read_and_szx_7_is_bad() {
         let mut packet = get();
-        packet.add_option(CoapOption::Block2, vec![0x02]);
-        assert_eq!(parse(&packet), Err(RequestError::BadOption(23)));
+        packet.add_option(CoapOption::Block2, vec![0x12]);
+        assert_eq!(
+            parse(&packet).unwrap().block2,
+            Some(Block::new(1, false, 64))
+        );
+        let mut packet = get();
+        packet.add_option(CoapOption::Block1, vec![0x07]);
+        assert_eq!(parse(&packet), Err(RequestError::BadOption(27)));
     }
 }

@@ -71,6 +71,11 @@ pub fn from_plugin(response: Response, request_etags: &[Vec<u8>]) -> Packet {
     packet
 }
 
+/// Whether a response is a success: class 2 (RFC 7252 §5.9.1).
+pub fn is_success(packet: &Packet) -> bool {
+    u8::from(packet.header.code) >> 5 == 2
+}
+
 /// The CoAP code of a WIT response code.
 pub fn response_type(code: ResponseCode) -> ResponseType {
     match code {
