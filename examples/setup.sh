@@ -35,7 +35,7 @@ log "building the host"
 cargo build --release --locked -p coapwasm
 
 # Example plugins, and the test-only ones (small; the tests need them).
-example_plugins=(temperature led info)
+example_plugins=(temperature led info firmware)
 test_plugins=(testkit clash)
 log "building the plugins: ${example_plugins[*]} ${test_plugins[*]}"
 package_flags=()
