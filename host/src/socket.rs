@@ -122,6 +122,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
     let idle = Duration::from_secs(3600);
     let timer = tokio::time::sleep(idle);
     tokio::pin!(timer);
+    // When the timer will fire; None once it has fired.
     let mut armed_for: Option<Instant> = None;
     // Abandoned uploads are dropped even when no other block comes.
     let mut upload_sweep =
@@ -163,11 +164,18 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         }
         endpoint.run_actions().await;
 
+        // A timer that fired stays ready: it must be armed again, even when
+        // nothing is due, or the loop would spin on it.
         let due = endpoint.layer.next_deadline();
-        if due != armed_for {
+        let rearm = match (armed_for, due) {
+            (None, _) => true,
+            (Some(armed), Some(due)) => armed != due,
+            (Some(_), None) => false,
+        };
+        if rearm {
             let at = due.unwrap_or_else(|| Instant::now() + idle);
             timer.as_mut().reset(at.into());
-            armed_for = due;
+            armed_for = Some(at);
         }
     }
 }
