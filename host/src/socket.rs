@@ -14,12 +14,17 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::exchange::blockwise::{UploadLimits, Uploads};
+use crate::exchange::blockwise::{HeldResponses, UploadLimits, Uploads};
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
-use crate::exchange::{Dispatch, ExchangeLayer, ObserveIntent, PluginCall, response};
+use crate::exchange::{
+    Answer, Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, response,
+};
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::observation_store::ObservationStore;
 use crate::runtime::{HostContext, ResourceEvent};
+
+/// Large responses to unsafe requests a socket holds for block fetches.
+const HELD_RESPONSES: usize = 256;
 
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
@@ -68,7 +73,7 @@ enum Completion {
     Response {
         exchange: Exchange,
         observe: ObserveIntent,
-        response: Packet,
+        answer: Answer,
     },
     /// A representation fetched for the observers of `path` in `accept`.
     Representation {
@@ -85,7 +90,7 @@ struct Endpoint {
     local: SocketAddr,
     layer: MessageLayer,
     observations: Observations,
-    uploads: Uploads,
+    transfers: Transfers,
     shared: Shared,
     limits: EndpointLimits,
     completed: mpsc::UnboundedSender<Completion>,
@@ -108,7 +113,10 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         local,
         layer,
         observations: Observations::new(limits.observe),
-        uploads: Uploads::new(limits.uploads),
+        transfers: Transfers {
+            uploads: Uploads::new(limits.uploads),
+            responses: HeldResponses::new(limits.uploads.timeout, HELD_RESPONSES),
+        },
         shared,
         limits,
         completed,
@@ -153,10 +161,13 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
                 armed_for = None;
                 endpoint.layer.on_timeout(Instant::now(), &mut endpoint.actions);
             }
-            _ = upload_sweep.tick(), if !endpoint.uploads.is_empty() => {
-                let held = endpoint.uploads.held();
-                endpoint.uploads.expire(Instant::now());
-                let freed = held - endpoint.uploads.held();
+            _ = upload_sweep.tick(), if !endpoint.transfers.uploads.is_empty() || !endpoint.transfers.responses.is_empty() => {
+                let now = Instant::now();
+                let transfers = &mut endpoint.transfers;
+                let held = transfers.uploads.held();
+                transfers.uploads.expire(now);
+                transfers.responses.expire(now);
+                let freed = held - transfers.uploads.held();
                 if freed > 0 {
                     tracing::debug!(freed, "dropped abandoned uploads");
                 }
@@ -212,7 +223,7 @@ impl Endpoint {
                 request,
                 exchange.key.peer,
                 exchange.confirmable,
-                &mut self.uploads,
+                &mut self.transfers,
                 Instant::now(),
             )
         };
@@ -227,11 +238,11 @@ impl Endpoint {
                 let completed = self.completed.clone();
                 tokio::spawn(async move {
                     let observe = call.observe.clone();
-                    let response = call.run().await;
+                    let answer = call.run().await;
                     let _ = completed.send(Completion::Response {
                         exchange,
                         observe,
-                        response,
+                        answer,
                     });
                 });
             }
@@ -243,9 +254,15 @@ impl Endpoint {
             Completion::Response {
                 exchange,
                 observe,
-                mut response,
+                answer,
             } => {
                 self.pending -= 1;
+                let mut response = answer.response;
+                if let Some((path, whole)) = answer.held {
+                    self.transfers
+                        .responses
+                        .hold(exchange.key.peer, &path, whole, Instant::now());
+                }
                 self.observe_outcome(&exchange, observe, &mut response);
                 self.layer
                     .on_response(exchange, response, Instant::now(), &mut self.actions);
@@ -364,7 +381,7 @@ impl Endpoint {
     ) {
         let completed = self.completed.clone();
         tokio::spawn(async move {
-            let response = call.run().await;
+            let response = call.run().await.response;
             let _ = completed.send(Completion::Representation {
                 path,
                 accept,

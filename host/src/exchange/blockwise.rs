@@ -7,6 +7,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use coap_lite::Packet;
+
 /// A Block1 or Block2 option value (§2.2): block number, whether more blocks
 /// follow, and the size exponent. SZX 7 (BERT, RFC 8323) is not valid over
 /// UDP, so a `Block` always has a size from 16 to 1024 bytes.
@@ -154,6 +156,70 @@ struct Upload {
     last_block: Instant,
 }
 
+/// Responses to requests that are not safe to repeat (POST, PUT, ...) and
+/// do not fit one message, kept so that the client can fetch their later
+/// blocks without the request being processed again (§3.3, Figure 8).
+/// Keyed by endpoint and path; bounded in number and age.
+pub struct HeldResponses {
+    entries: HashMap<(SocketAddr, String), (Packet, Instant)>,
+    lifetime: Duration,
+    capacity: usize,
+}
+
+impl HeldResponses {
+    /// None held yet.
+    pub fn new(lifetime: Duration, capacity: usize) -> Self {
+        HeldResponses {
+            entries: HashMap::new(),
+            lifetime,
+            capacity,
+        }
+    }
+
+    /// Keeps `response` for later blocks of `peer`'s request to `path`.
+    pub fn hold(&mut self, peer: SocketAddr, path: &str, response: Packet, now: Instant) {
+        self.expire(now);
+        if self.entries.len() >= self.capacity {
+            // Full: the oldest goes; its client gets 4.08 for later blocks.
+            if let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(key, _)| key.clone())
+            {
+                self.entries.remove(&oldest);
+            }
+        }
+        self.entries
+            .insert((peer, path.to_owned()), (response, now));
+    }
+
+    /// The response held for `peer` and `path`, if still there.
+    pub fn get(&mut self, peer: SocketAddr, path: &str, now: Instant) -> Option<&Packet> {
+        self.expire(now);
+        self.entries
+            .get(&(peer, path.to_owned()))
+            .map(|(response, _)| response)
+    }
+
+    /// How many responses are held.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets responses older than the lifetime.
+    pub fn expire(&mut self, now: Instant) {
+        let lifetime = self.lifetime;
+        self.entries
+            .retain(|_, (_, at)| now.duration_since(*at) < lifetime);
+    }
+}
+
 /// Limits of upload reassembly.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimits {
@@ -253,12 +319,11 @@ impl Uploads {
         upload.last_block = now;
         self.held += payload.len();
         if block.more {
-            // A block larger than ours is accepted, and the smaller size is
-            // asked for from now on (§2.5): NUM counts in that size.
+            // The echo repeats the block's NUM; a smaller SZX than the
+            // client's asks for that size from now on (§2.5, Figure 6), and
+            // the client numbers its next block in it.
             let size = block.size().min(self.limits.max_block);
-            let next_offset = upload.body.len();
-            let echo = Block::new((next_offset / size) as u32 - 1, true, size);
-            return UploadStep::Continue(echo);
+            return UploadStep::Continue(Block::new(block.num, true, size));
         }
         let body = self
             .partial
@@ -449,9 +514,10 @@ mod tests {
         let mut uploads = Uploads::new(limits());
         let now = Instant::now();
         // 64-byte first block with a 32-byte host limit: accepted, and the
-        // answer asks for 32-byte blocks, numbered from byte 64 on: NUM 1.
+        // answer echoes NUM 0 with SZX for 32 bytes; the client goes on from
+        // byte 64 in 32-byte blocks: NUM 2.
         let step = uploads.receive(peer(1), "/fw", Block::new(0, true, 64), None, &[0; 64], now);
-        assert_eq!(step, UploadStep::Continue(Block::new(1, true, 32)));
+        assert_eq!(step, UploadStep::Continue(Block::new(0, true, 32)));
         let step = uploads.receive(peer(1), "/fw", Block::new(2, false, 32), None, &[1; 4], now);
         assert!(matches!(step, UploadStep::Complete { body, .. } if body.len() == 68));
     }

@@ -20,7 +20,15 @@ use crate::router::Router;
 use crate::runtime::bindings::types::{Method, Methods, Request};
 use crate::runtime::{CallError, Plugin};
 
-use blockwise::{Block, Refusal, UploadStep, Uploads};
+use blockwise::{Block, HeldResponses, Refusal, UploadStep, Uploads};
+
+/// The block-wise state of one socket: partial uploads and held responses.
+pub struct Transfers {
+    /// Partial Block1 uploads.
+    pub uploads: Uploads,
+    /// Large responses to unsafe requests, block by block.
+    pub responses: HeldResponses,
+}
 use request::RequestError;
 
 /// What to do with a request.
@@ -79,9 +87,17 @@ impl Blocks {
         if let Some(block1) = self.block1 {
             packet.add_option(CoapOption::Block1, block1.encode());
         }
+        let size2 = self
+            .size2
+            .then(|| response::uint(u32::try_from(packet.payload.len()).unwrap_or(u32::MAX)));
         let slice = match blockwise::slice(packet.payload.len(), self.block2, self.max_block) {
             Ok(Some(slice)) => slice,
-            Ok(None) => return packet,
+            Ok(None) => {
+                if let Some(size2) = size2 {
+                    packet.add_option(CoapOption::Size2, size2);
+                }
+                return packet;
+            }
             Err(()) => {
                 return response::diagnostic(ResponseType::BadOption, "no such block");
             }
@@ -89,21 +105,42 @@ impl Blocks {
         if packet.get_first_option(CoapOption::ETag).is_none() && response::is_success(&packet) {
             packet.add_option(CoapOption::ETag, blockwise::etag_of(&packet.payload));
         }
-        if self.size2 {
-            let size = u32::try_from(packet.payload.len()).unwrap_or(u32::MAX);
-            packet.add_option(CoapOption::Size2, response::uint(size));
+        if let Some(size2) = size2 {
+            packet.add_option(CoapOption::Size2, size2);
         }
         packet.payload = packet.payload[slice.range].to_vec();
         packet.add_option(CoapOption::Block2, slice.block.encode());
         packet
     }
+
+    /// Whether a response of `len` bytes takes more than the block asked for.
+    fn splits(&self, len: usize) -> bool {
+        matches!(blockwise::slice(len, self.block2, self.max_block), Ok(Some(s)) if s.block.more)
+    }
+}
+
+/// A plugin's answer, as the socket loop needs it.
+pub struct Answer {
+    /// The response to send: one block of it if it is large.
+    pub response: Packet,
+    /// For a request that is not safe to repeat, the whole response when it
+    /// takes several blocks: the path and the response, to hold for the
+    /// client's requests of the later blocks (RFC 7959 §3.3).
+    pub held: Option<(String, Packet)>,
 }
 
 impl PluginCall {
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
-    pub async fn run(self) -> Packet {
+    pub async fn run(self) -> Answer {
         let blocks = self.blocks;
-        blocks.apply(self.answer().await)
+        let safe = matches!(self.request.method, Method::Get | Method::Fetch);
+        let path = self.request.path.clone();
+        let whole = self.answer().await;
+        let held = (!safe && blocks.splits(whole.payload.len())).then(|| (path, whole.clone()));
+        Answer {
+            response: blocks.apply(whole),
+            held,
+        }
     }
 
     async fn answer(self) -> Packet {
@@ -144,7 +181,7 @@ impl ExchangeLayer {
         mut request: Packet,
         source: SocketAddr,
         confirmable: bool,
-        uploads: &mut Uploads,
+        transfers: &mut Transfers,
         now: Instant,
     ) -> Dispatch {
         let options = match request::parse(&request) {
@@ -187,8 +224,17 @@ impl ExchangeLayer {
             ));
         }
 
+        // A later block of a large response to an unsafe request comes from
+        // the response held for it; the request is not processed again.
+        if options.block2.is_some_and(|block| block.num > 0)
+            && !matches!(options.method, Method::Get | Method::Fetch)
+            && let Some(whole) = transfers.responses.get(source, &options.path, now)
+        {
+            return respond(whole.clone());
+        }
+
         if let Some(block1) = options.block1 {
-            let step = uploads.receive(
+            let step = transfers.uploads.receive(
                 source,
                 &options.path,
                 block1,
