@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub mod artifacts;
+pub mod blocks;
 pub mod coap_client;
 pub mod datagram;
 pub mod link_format;
