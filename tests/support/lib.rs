@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub mod aiocoap;
 pub mod artifacts;
 pub mod blocks;
 pub mod coap_client;
