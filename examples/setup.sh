@@ -28,7 +28,10 @@ fi
 # (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
 if ! python3 -c 'import aiocoap' 2>/dev/null; then
     log "installing aiocoap (pip)"
-    python3 -m pip install --quiet 'aiocoap==0.4.17'
+    # A Debian-managed Python refuses plain installs (PEP 668); this is a
+    # test tool, so install it for the user anyway.
+    python3 -m pip install --quiet 'aiocoap==0.4.17' \
+        || python3 -m pip install --quiet --break-system-packages 'aiocoap==0.4.17'
 fi
 
 log "building the host"
