@@ -26,6 +26,9 @@ use crate::runtime::{HostContext, ResourceEvent};
 /// Large responses to unsafe requests a socket holds for block fetches.
 const HELD_RESPONSES: usize = 256;
 
+/// The receive buffer asked of the kernel.
+const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
+
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
 
@@ -40,6 +43,9 @@ pub fn bind(address: SocketAddr) -> io::Result<UdpSocket> {
     if address.is_ipv6() && address.ip().is_unspecified() {
         socket.set_only_v6(false)?;
     }
+    // A burst of requests (a thousand clients at once) overflows the
+    // default receive buffer; the kernel caps this at net.core.rmem_max.
+    let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     UdpSocket::from_std(socket.into())

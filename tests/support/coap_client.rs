@@ -8,7 +8,7 @@
 
 use crate::temp_dir::TempDir;
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -110,8 +110,22 @@ impl CoapClient {
         self.args.push(uri);
     }
 
+    /// `-s SECONDS`: observe the resource (RFC 7641) for this long, then
+    /// deregister and exit; every notification shows in the trace. Use with
+    /// `spawn`, to change the resource while it observes.
+    pub fn observe(mut self, seconds: u32) -> CoapClient {
+        self.push(&["-s", &seconds.to_string()]);
+        self
+    }
+
     /// Runs coap-client, killing it if it outlives `KILL_AFTER`.
     pub fn run(self) -> Output {
+        self.spawn().finish()
+    }
+
+    /// Starts coap-client and returns at once; `Running::finish` waits for it
+    /// (and kills it if it outlives `KILL_AFTER`).
+    pub fn spawn(self) -> Running {
         let dir = TempDir::new();
         let (out, err, payload) = (
             dir.path().join("stdout"),
@@ -127,30 +141,118 @@ impl CoapClient {
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap());
         let described = format!("{command:?}");
-        let mut child = command.spawn().expect("spawn coap-client");
-        let deadline = Instant::now() + KILL_AFTER;
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
+        let child = command.spawn().expect("spawn coap-client");
+        Running {
+            child,
+            described,
+            deadline: Instant::now() + KILL_AFTER,
+            _dir: dir,
+            out,
+            err,
+            payload,
+        }
+    }
+}
+
+/// A coap-client run that has been started; killed if dropped unfinished.
+pub struct Running {
+    child: Child,
+    described: String,
+    deadline: Instant,
+    // Holds the files below; removed with it.
+    _dir: TempDir,
+    out: PathBuf,
+    err: PathBuf,
+    payload: PathBuf,
+}
+
+impl Running {
+    /// The messages received so far: coap-client writes its trace as it goes.
+    pub fn received_so_far(&self) -> Vec<Traced> {
+        let stdout = std::fs::read_to_string(&self.out).unwrap_or_default();
+        parse_trace(&stdout).1
+    }
+
+    /// Waits up to `within` until a received message satisfies `matches`,
+    /// and returns it; None if none did in time.
+    pub fn await_received(
+        &self,
+        within: Duration,
+        matches: impl Fn(&Traced) -> bool,
+    ) -> Option<Traced> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(found) = self.received_so_far().into_iter().find(|m| matches(m)) {
+                return Some(found);
             }
             if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{described} still ran after {KILL_AFTER:?}; killed it");
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// coap-client's trace so far, for assertion messages.
+    pub fn trace_so_far(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Waits for coap-client to exit, killing it (and failing the test) if it
+    /// runs longer than `KILL_AFTER` in all.
+    pub fn finish(mut self) -> Output {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= self.deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "{} still ran after {KILL_AFTER:?}; killed it\n{}",
+                    self.described,
+                    self.trace_so_far()
+                );
             }
             thread::sleep(Duration::from_millis(20));
         };
-        let stdout = std::fs::read_to_string(&out).unwrap_or_default();
-        let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+        let stdout = std::fs::read_to_string(&self.out).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&self.err).unwrap_or_default();
         let (sent, received) = parse_trace(&stdout);
         Output {
             status,
-            payload: std::fs::read(&payload).unwrap_or_default(),
+            payload: std::fs::read(&self.payload).unwrap_or_default(),
             stdout,
             stderr,
             sent,
             received,
         }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Traced {
+    /// The payload as the trace shows it (`:: 'text'`); None without one.
+    pub fn payload(&self) -> Option<&str> {
+        let (_, rest) = self.line.split_once(" :: '")?;
+        rest.strip_suffix('\'')
+    }
+
+    /// The value of option `name` as the trace shows it, e.g. `"12345"` for
+    /// `Observe:12345` in `[ Observe:12345, Content-Format:... ]`.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        let (_, after) = self.line.split_once(" [ ")?;
+        let (options, _) = after.split_once(" ]")?;
+        options
+            .split(", ")
+            .find_map(|option| option.strip_prefix(name)?.strip_prefix(':'))
     }
 }
 

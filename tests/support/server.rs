@@ -13,10 +13,11 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a server may take to exit after SIGTERM or SIGKILL.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
@@ -99,6 +100,24 @@ impl Server {
     /// A raw UDP client for the first bound address.
     pub fn peer(&self) -> Peer {
         Peer::new(self.addr())
+    }
+
+    /// The process id of the running server, e.g. to read `/proc/PID/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory (`VmRSS` in `/proc/PID/status`), in bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        let kilobytes = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|number| number.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no `VmRSS: N kB` line in {path}:\n{status}"));
+        kilobytes * 1024
     }
 
     /// The server's own directory, its working directory.
@@ -208,7 +227,10 @@ impl Server {
     /// Stops the process with SIGTERM if it still runs (after `kill` or
     /// `stop` it does not), then starts it again exactly as before: same
     /// directory, plugins folder, data directory, config and flags. Waits
-    /// until it listens again; its ports are new, so make new peers and URIs.
+    /// until it listens again. Bound to port 0 (the default) its ports are
+    /// new, so make new peers and URIs; bound to an explicit port (see
+    /// `ServerBuilder::fixed_port`) it listens on the same address again, and
+    /// existing peers keep working.
     pub fn restart(&mut self) {
         if self.child.try_wait().unwrap().is_none() {
             self.stop();
@@ -325,6 +347,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Replaces the default `--bind 127.0.0.1:0` by `--bind 127.0.0.1:PORT`
+    /// with a port that is free now, so that `restart` binds the same address
+    /// again: clients keep their server address across restarts. The port is
+    /// taken from below the kernel's ephemeral range, so the client sockets
+    /// that other tests bind to port 0 meanwhile cannot take it while the
+    /// server is down.
+    pub fn fixed_port(self) -> ServerBuilder {
+        let port = free_fixed_port();
+        self.binds(&[&format!("127.0.0.1:{port}")])
+    }
+
     /// Leaves out `--plugins`, so the config file or the default decides.
     pub fn without_plugins_flag(mut self) -> ServerBuilder {
         self.launch.plugins_flag = false;
@@ -413,6 +446,39 @@ impl ServerBuilder {
             stderr,
         }
     }
+}
+
+/// A UDP port on 127.0.0.1 that is free now and lies below the ephemeral
+/// range (`/proc/sys/net/ipv4/ip_local_port_range`), tried in a pseudo-random
+/// order so that tests running at once pick different ones.
+fn free_fixed_port() -> u16 {
+    static PICKS: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u32, ephemeral_low.clamp(10_001, 65_535));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut state = (nanos
+        ^ std::process::id().rotate_left(16)
+        ^ PICKS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9e37_79b9))
+        | 1;
+    for _ in 0..200 {
+        // xorshift32: cheap, and good enough to spread the picks.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let port = (low + state % (high - low)) as u16;
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port found in 127.0.0.1:{low}..{high} after 200 tries");
 }
 
 /// The `coapwasm serve` command line for a server in `dir`.

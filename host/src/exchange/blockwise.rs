@@ -71,6 +71,11 @@ impl Block {
     }
 }
 
+/// A request for a block that starts past the end of the representation:
+/// answered 4.02 (§2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastTheEnd;
+
 /// The part of a representation one response carries (§2.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
@@ -83,8 +88,12 @@ pub struct Slice {
 /// Which block of a `len`-byte representation to send, for a request that
 /// asked for `requested` (or nothing) with the host's largest block
 /// `max_size`. None when the representation fits one message and nothing was
-/// asked; `Err` when the asked block lies past the end (answered 4.02, §2.2).
-pub fn slice(len: usize, requested: Option<Block>, max_size: usize) -> Result<Option<Slice>, ()> {
+/// asked.
+pub fn slice(
+    len: usize,
+    requested: Option<Block>,
+    max_size: usize,
+) -> Result<Option<Slice>, PastTheEnd> {
     let limit = Block::new(0, false, max_size.min(Block::MAX_SIZE));
     let Some(asked) = requested else {
         if len <= limit.size() {
@@ -105,7 +114,7 @@ pub fn slice(len: usize, requested: Option<Block>, max_size: usize) -> Result<Op
     let block = Block::new(asked.offset() as u32 / size as u32, false, size);
     let start = block.offset();
     if start >= len && !(start == 0 && len == 0) {
-        return Err(());
+        return Err(PastTheEnd);
     }
     let end = (start + size).min(len);
     Ok(Some(Slice {

@@ -98,7 +98,7 @@ impl Blocks {
                 }
                 return packet;
             }
-            Err(()) => {
+            Err(blockwise::PastTheEnd) => {
                 return response::diagnostic(ResponseType::BadOption, "no such block");
             }
         };

@@ -10,6 +10,11 @@
 //! (GET reads it, POST increments it), and keeps the plugin name "versioned",
 //! so its namespace is the same across versions.
 //!
+//! The version resource (`/versioned` or `/versioned-moved`) is observable in
+//! every version, so that a test can observe it across an upgrade (observers
+//! get the new version's answer) and a move (observers of the path that is
+//! gone get a final 4.04).
+//!
 //! `/versioned` and `/versioned-moved` take an optional `ms=N` query item that
 //! makes the handler sleep first, so a test can keep a request inside one
 //! version while the host switches to another.
@@ -54,10 +59,10 @@ struct Versioned;
 
 impl Guest for Versioned {
     fn describe() -> PluginDescription {
-        let resource = |path: &str, methods| ResourceDescription {
+        let resource = |path: &str, methods, observable| ResourceDescription {
             path: path.into(),
             methods,
-            observable: false,
+            observable,
             content_formats: vec![TEXT],
             sample_interval_ms: None,
             attributes: Vec::new(),
@@ -66,8 +71,8 @@ impl Guest for Versioned {
             name: "versioned".into(),
             version: VERSION.0.into(),
             resources: vec![
-                resource(VERSION_PATH, Methods::GET),
-                resource(STATE_PATH, Methods::GET | Methods::POST),
+                resource(VERSION_PATH, Methods::GET, true),
+                resource(STATE_PATH, Methods::GET | Methods::POST, false),
             ],
         }
     }

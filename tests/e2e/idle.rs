@@ -1,0 +1,41 @@
+//! An idle host uses no CPU. Regression test for a busy loop: once a
+//! confirmable request's empty-ACK deadline (RFC 7252 §5.2.2) had passed with
+//! nothing else due, the socket loop kept polling its finished timer and held
+//! a core at 100%.
+
+use std::time::Duration;
+
+use coapwasm_tests::{Code, Server};
+
+/// CPU time (user + system) the process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's /proc stat");
+    // The command name in parentheses may hold spaces: count from after it.
+    let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn idle_host_uses_no_cpu_after_serving_requests() {
+    let server = Server::builder()
+        .plugins(&["led"])
+        .config("[transmission]\nseparate_response_after_ms = 200\n")
+        .start();
+    let mut peer = server.peer();
+    for _ in 0..3 {
+        let response = peer.get("/led");
+        assert_eq!(response.code, Code::CONTENT, "{response}");
+    }
+    // Past every empty-ACK deadline of those requests: nothing is due now.
+    std::thread::sleep(Duration::from_millis(600));
+
+    let before = cpu_ticks(server.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(server.pid()) - before;
+    // A clock tick is 10 ms: 2 s of a spinning core would be about 200. An
+    // idle host wakes for its epoch clock and sampler only.
+    assert!(used < 40, "the idle host used {used} ticks of CPU in 2 s");
+}
