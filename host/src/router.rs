@@ -113,14 +113,6 @@ impl RoutingTable {
         paths.sort();
         paths
     }
-
-    /// How many plugins serve at least one path.
-    pub fn plugin_count(&self) -> usize {
-        let mut names: Vec<&str> = self.routes.values().map(|r| r.plugin.name()).collect();
-        names.sort_unstable();
-        names.dedup();
-        names.len()
-    }
 }
 
 /// The current routing table, replaced as a whole.
