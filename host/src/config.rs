@@ -142,6 +142,12 @@ pub struct RuntimeConfig {
     /// Wall-clock time one call into a plugin may take before the host gives
     /// up on it and answers 5.03. Default 10000.
     pub call_timeout_ms: u64,
+    /// CPU time one call into a plugin may use; past it the call is stopped
+    /// and the client gets 5.03. Default 1000.
+    pub max_cpu_ms_per_call: u64,
+    /// The largest linear memory of one plugin instance; growing past it
+    /// traps, and the client gets 5.00. Default 67108864 (64 MiB).
+    pub max_memory_bytes: usize,
     /// Requests being handled by plugins at once, per socket; past it a
     /// request gets 5.03 with Max-Age (RFC 7252 §5.9.3.4). Default 1024.
     pub max_pending_requests: usize,
@@ -181,6 +187,8 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_instances_per_plugin: 8,
             call_timeout_ms: 10_000,
+            max_cpu_ms_per_call: 1000,
+            max_memory_bytes: 64 * 1024 * 1024,
             max_pending_requests: 1024,
         }
     }
@@ -341,6 +349,14 @@ mod tests {
         assert_eq!(
             config.runtime.max_pending_requests,
             defaults.runtime.max_pending_requests
+        );
+        assert_eq!(
+            config.runtime.max_cpu_ms_per_call,
+            defaults.runtime.max_cpu_ms_per_call
+        );
+        assert_eq!(
+            config.runtime.max_memory_bytes,
+            defaults.runtime.max_memory_bytes
         );
     }
 

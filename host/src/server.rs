@@ -57,6 +57,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RuntimeLimits {
             max_instances: config.runtime.max_instances_per_plugin,
             call_timeout: Duration::from_millis(config.runtime.call_timeout_ms),
+            max_cpu_per_call: Duration::from_millis(config.runtime.max_cpu_ms_per_call),
+            max_memory: config.runtime.max_memory_bytes,
         },
         &config.data_dir.join("cache"),
     )?;

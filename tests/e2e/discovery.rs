@@ -3,16 +3,18 @@
 use coapwasm_tests::link_format::{self, Link};
 use coapwasm_tests::{CoapClient, Code, Server, option};
 
-const TESTKIT_PATHS: [&str; 10] = [
+const TESTKIT_PATHS: [&str; 12] = [
     "/test/accept",
     "/test/big",
     "/test/counter",
     "/test/created",
     "/test/echo",
     "/test/etag",
+    "/test/hog",
     "/test/notify",
     "/test/observable",
     "/test/slow",
+    "/test/spin",
     "/test/trap",
 ];
 

@@ -51,6 +51,7 @@ impl Code {
     pub const METHOD_NOT_ALLOWED: Code = Code::new(4, 5);
     pub const NOT_ACCEPTABLE: Code = Code::new(4, 6);
     pub const INTERNAL_SERVER_ERROR: Code = Code::new(5, 0);
+    pub const SERVICE_UNAVAILABLE: Code = Code::new(5, 3);
 
     pub fn class(self) -> u8 {
         self.0 >> 5

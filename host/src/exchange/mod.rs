@@ -146,7 +146,7 @@ impl PluginCall {
     async fn answer(self) -> Packet {
         match self.plugin.handle(self.request).await {
             Ok(answer) => response::from_plugin(answer, &self.etags),
-            Err(error @ CallError::Timeout { .. }) => {
+            Err(error @ (CallError::Timeout { .. } | CallError::CpuTime { .. })) => {
                 response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string())
             }
             Err(error) => {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types::{PluginDescription, Request, Response};
 use super::bindings::{Plugin as Exports, PluginPre};
@@ -19,29 +19,43 @@ impl PluginInstance {
     /// Instantiates the plugin into a fresh store holding `state`.
     pub async fn new(pre: &PluginPre<PluginState>, state: PluginState) -> wasmtime::Result<Self> {
         let mut store = Store::new(pre.engine(), state);
-        // Yield to the async runtime at every epoch tick rather than trap:
-        // the call's deadline is a timeout around it.
-        store.epoch_deadline_async_yield_and_update(1);
+        store.limiter(|state| &mut state.limits);
+        // At every epoch tick a running call yields to the async runtime, so
+        // it never holds a worker thread; past its CPU budget it is stopped.
+        store.epoch_deadline_callback(|mut store| {
+            let state = store.data_mut();
+            state.ticks_used += 1;
+            if state.ticks_used > state.tick_budget {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
         let exports = pre.instantiate_async(&mut store).await?;
         Ok(PluginInstance { store, exports })
     }
 
     /// Calls `describe`.
     pub async fn describe(&mut self) -> wasmtime::Result<PluginDescription> {
-        self.store.set_epoch_deadline(1);
+        self.start_call();
         self.exports.call_describe(&mut self.store).await
     }
 
     /// Calls `handle`.
     pub async fn handle(&mut self, request: &Request) -> wasmtime::Result<Response> {
-        self.store.set_epoch_deadline(1);
+        self.start_call();
         self.exports.call_handle(&mut self.store, request).await
     }
 
     /// Calls `sample`.
     pub async fn sample(&mut self, path: &str) -> wasmtime::Result<bool> {
-        self.store.set_epoch_deadline(1);
+        self.start_call();
         self.exports.call_sample(&mut self.store, path).await
+    }
+
+    fn start_call(&mut self) {
+        self.store.data_mut().ticks_used = 0;
+        self.store.set_epoch_deadline(1);
     }
 
     /// Gives the instance the plugin's identity once it has described itself.

@@ -31,8 +31,19 @@ pub use state::PluginState;
 pub struct RuntimeLimits {
     /// Instances of one plugin that may run at once.
     pub max_instances: usize,
-    /// The longest one call may take.
+    /// The longest one call may take, in wall-clock time.
     pub call_timeout: Duration,
+    /// The CPU time one call may run for, counted in epoch ticks.
+    pub max_cpu_per_call: Duration,
+    /// The largest linear memory of an instance, in bytes.
+    pub max_memory: usize,
+}
+
+impl RuntimeLimits {
+    /// `max_cpu_per_call` in epoch ticks, at least one.
+    pub fn cpu_ticks_per_call(&self) -> u64 {
+        (self.max_cpu_per_call.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64
+    }
 }
 
 /// The engine, the linker with the host's imports, and what plugins share.

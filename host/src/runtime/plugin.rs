@@ -43,6 +43,9 @@ pub enum CallError {
     /// The plugin trapped (a panic, an out-of-bounds access, ...).
     #[error("plugin {plugin} trapped: {reason}")]
     Trap { plugin: Arc<str>, reason: String },
+    /// The plugin ran past its CPU time for one call.
+    #[error("plugin {plugin} ran past its CPU time of {} ms", limit.as_millis())]
+    CpuTime { plugin: Arc<str>, limit: Duration },
     /// The plugin did not return within the call timeout.
     #[error("plugin {plugin} did not answer within {} ms", timeout.as_millis())]
     Timeout { plugin: Arc<str>, timeout: Duration },
@@ -94,7 +97,13 @@ impl Plugin {
             .file_name()
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| "plugin".into());
-        let state = PluginState::new(file_name, None, Arc::from(Vec::new()), runtime.host.clone());
+        let state = PluginState::new(
+            file_name,
+            None,
+            Arc::from(Vec::new()),
+            runtime.host.clone(),
+            &runtime.limits,
+        );
         let mut instance = PluginInstance::new(&pre, state)
             .await
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
@@ -181,6 +190,18 @@ impl Plugin {
                 self.pool.put_back(instance);
                 Ok(value)
             }
+            Ok(Err(error))
+                if matches!(
+                    error.downcast_ref::<wasmtime::Trap>(),
+                    Some(wasmtime::Trap::Interrupt)
+                ) =>
+            {
+                tracing::warn!(plugin = &*self.name, path, "ran past its CPU time");
+                Err(CallError::CpuTime {
+                    plugin: self.name.clone(),
+                    limit: self.runtime.limits.max_cpu_per_call,
+                })
+            }
             Ok(Err(error)) => {
                 let reason = trap_reason(&error);
                 tracing::warn!(plugin = &*self.name, path, "trapped: {reason}");
@@ -206,6 +227,7 @@ impl Plugin {
             Some(self.namespace.clone()),
             self.paths.clone(),
             self.runtime.host.clone(),
+            &self.runtime.limits,
         );
         PluginInstance::new(&self.pre, state)
             .await

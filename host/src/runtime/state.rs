@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::RuntimeLimits;
 use super::host_context::HostContext;
 use crate::kv_store::Namespace;
 
@@ -22,6 +24,11 @@ pub struct PluginState {
     /// The paths the plugin described: the only ones it may mark as changed.
     pub(crate) paths: Arc<[String]>,
     pub(crate) host: Arc<HostContext>,
+    /// Linear memory, tables and instances the instance may grow to.
+    pub(crate) limits: StoreLimits,
+    /// Epoch ticks the current call has run for, and how many it may.
+    pub(crate) ticks_used: u64,
+    pub(crate) tick_budget: u64,
 }
 
 impl PluginState {
@@ -33,6 +40,7 @@ impl PluginState {
         namespace: Option<Namespace>,
         paths: Arc<[String]>,
         host: Arc<HostContext>,
+        limits: &RuntimeLimits,
     ) -> Self {
         PluginState {
             wasi: WasiCtx::builder().build(),
@@ -41,6 +49,14 @@ impl PluginState {
             namespace,
             paths,
             host,
+            // A failed memory.grow traps with a message that names it, rather
+            // than leaving the guest's allocator to abort obscurely.
+            limits: StoreLimitsBuilder::new()
+                .memory_size(limits.max_memory)
+                .trap_on_grow_failure(true)
+                .build(),
+            ticks_used: 0,
+            tick_budget: limits.cpu_ticks_per_call(),
         }
     }
 }

@@ -57,6 +57,8 @@ const RESOURCES: &[(&str, Methods, &[u16])] = &[
     ("/test/created", Methods::POST, &[]),
     ("/test/observable", Methods::GET.union(Methods::PUT), &[]),
     ("/test/notify", Methods::POST, &[]),
+    ("/test/spin", Methods::GET, &[]),
+    ("/test/hog", Methods::GET, &[]),
 ];
 
 /// The one observable resource: its value, changed by PUT (the host notifies
@@ -112,6 +114,8 @@ impl Guest for Testkit {
             ),
             "/test/observable" => observable(&request),
             "/test/notify" => notify(&request),
+            "/test/spin" => spin(),
+            "/test/hog" => hog(),
             "/test/created" => Response {
                 location_path: vec!["test".into(), "items".into(), "7".into()],
                 location_query: vec!["v=1".into()],
@@ -119,6 +123,24 @@ impl Guest for Testkit {
             },
             other => text(ResponseCode::NotFound, &format!("no resource {other}")),
         }
+    }
+}
+
+/// Loops for ever, burning CPU: the host must stop it (its CPU budget).
+fn spin() -> Response {
+    let mut x: u64 = 0;
+    loop {
+        // black_box keeps the loop from being optimised into a trap.
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+/// Allocates until memory runs out: the host's memory limit must stop it.
+fn hog() -> Response {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        held.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&held);
     }
 }
 
