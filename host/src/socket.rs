@@ -105,6 +105,8 @@ struct Endpoint {
     // client gets once its last CON notification is acknowledged (§4.5.2).
     latest: HashMap<(String, Option<u16>), Packet>,
     actions: Vec<Action>,
+    // Kept between loop turns so that its allocation is reused.
+    queue: VecDeque<Action>,
 }
 
 /// Serves one socket until the task is dropped.
@@ -129,6 +131,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         pending: 0,
         latest: HashMap::new(),
         actions: Vec::new(),
+        queue: VecDeque::new(),
     };
     endpoint.restore_observations();
 
@@ -200,7 +203,8 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
 impl Endpoint {
     /// Carries out what the message layer asked, including what that leads to.
     async fn run_actions(&mut self) {
-        let mut queue: VecDeque<Action> = self.actions.drain(..).collect();
+        let mut queue = std::mem::take(&mut self.queue);
+        queue.extend(self.actions.drain(..));
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Send { to, datagram } => {
@@ -219,6 +223,7 @@ impl Endpoint {
             }
             queue.extend(self.actions.drain(..));
         }
+        self.queue = queue;
     }
 
     fn on_request(&mut self, exchange: Exchange, request: Packet) {
