@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::plugin_folder::{PluginSet, is_component_file};
 use crate::router::{Router, RoutingTable};
+use crate::runtime::manifest::Manifest;
 use crate::runtime::{ResourceEvent, Runtime, content_hash};
 
 /// Changes seen in the plugins folder, as the paths that changed.
@@ -33,7 +34,7 @@ pub fn watch(folder: &Path) -> anyhow::Result<FolderEvents> {
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) if is_change(&event.kind) => {
                 let now = Instant::now();
-                for path in event.paths.into_iter().filter(|p| is_component_file(p)) {
+                for path in event.paths.into_iter().filter_map(plugin_file_of) {
                     let _ = sender.send((path, now));
                 }
             }
@@ -45,6 +46,17 @@ pub fn watch(folder: &Path) -> anyhow::Result<FolderEvents> {
         _watcher: watcher,
         paths,
     })
+}
+
+/// The plugin file a changed path belongs to: itself for a component, the
+/// component beside it for a manifest (`X.toml` → `X.wasm`).
+fn plugin_file_of(path: PathBuf) -> Option<PathBuf> {
+    if is_component_file(&path) {
+        return Some(path);
+    }
+    let component = path.with_extension("wasm");
+    (path.extension().is_some_and(|ext| ext == "toml") && is_component_file(&component))
+        .then_some(component)
 }
 
 fn is_change(kind: &EventKind) -> bool {
@@ -131,10 +143,11 @@ impl Reloader {
             }
             Err(error) => return self.failed(file, current.is_some(), &error.to_string()),
         };
-        if current
-            .as_ref()
-            .is_some_and(|plugin| plugin.content_hash() == content_hash(&bytes))
-        {
+        let manifest = Manifest::for_component(file);
+        if current.as_ref().is_some_and(|plugin| {
+            plugin.content_hash() == content_hash(&bytes)
+                && manifest.as_ref().is_ok_and(|m| m == plugin.manifest())
+        }) {
             tracing::debug!(file = %file.display(), "unchanged");
             return;
         }

@@ -8,6 +8,7 @@ mod host_context;
 mod imports;
 mod instance;
 mod instance_pool;
+pub mod manifest;
 mod plugin;
 mod state;
 
@@ -40,6 +41,18 @@ pub struct RuntimeLimits {
 }
 
 impl RuntimeLimits {
+    /// These limits with a manifest's overrides.
+    pub fn with(&self, overrides: &manifest::LimitOverrides) -> RuntimeLimits {
+        RuntimeLimits {
+            max_instances: overrides.max_instances.unwrap_or(self.max_instances),
+            call_timeout: self.call_timeout,
+            max_cpu_per_call: overrides
+                .max_cpu_ms_per_call
+                .map_or(self.max_cpu_per_call, Duration::from_millis),
+            max_memory: overrides.max_memory_bytes.unwrap_or(self.max_memory),
+        }
+    }
+
     /// `max_cpu_per_call` in epoch ticks, at least one.
     pub fn cpu_ticks_per_call(&self) -> u64 {
         (self.max_cpu_per_call.as_millis() / engine::EPOCH_TICK.as_millis()).max(1) as u64

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::Runtime;
 use super::bindings::PluginPre;
 use super::bindings::types::{PluginDescription, Request, Response};
 use super::compile_cache::content_hash;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
+use super::manifest::Manifest;
 use super::state::PluginState;
+use super::{Runtime, RuntimeLimits};
 use crate::kv_store::Namespace;
 
 /// Why a file could not become a plugin. Each names the step that failed.
@@ -32,6 +33,9 @@ pub enum LoadError {
     /// Instantiation or `describe` failed.
     #[error("describe failed: {0}")]
     Describe(String),
+    /// The manifest beside the component is unreadable or invalid.
+    #[error("{0}")]
+    Manifest(String),
     /// The description breaks a rule of the world.
     #[error("invalid description: {0}")]
     Invalid(String),
@@ -65,6 +69,8 @@ pub struct Plugin {
     namespace: Namespace,
     paths: Arc<[String]>,
     pool: InstancePool,
+    limits: RuntimeLimits,
+    manifest: Manifest,
     runtime: Arc<Runtime>,
 }
 
@@ -74,6 +80,8 @@ impl Plugin {
         file: &Path,
         bytes: Vec<u8>,
     ) -> Result<Plugin, LoadError> {
+        let manifest = Manifest::for_component(file).map_err(LoadError::Manifest)?;
+        let limits = runtime.limits.with(&manifest.limits);
         let content_hash = content_hash(&bytes);
         let task_runtime = runtime.clone();
         let hash = content_hash.clone();
@@ -102,12 +110,16 @@ impl Plugin {
             None,
             Arc::from(Vec::new()),
             runtime.host.clone(),
-            &runtime.limits,
-        );
+            &limits,
+            &manifest.capabilities,
+        )
+        .map_err(|e| {
+            LoadError::Manifest(format!("cannot grant a capability: {}", root_cause(&e)))
+        })?;
         let mut instance = PluginInstance::new(&pre, state)
             .await
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
-        let description = tokio::time::timeout(runtime.limits.call_timeout, instance.describe())
+        let description = tokio::time::timeout(limits.call_timeout, instance.describe())
             .await
             .map_err(|_| LoadError::Describe("timed out".to_owned()))?
             .map_err(|e| LoadError::Describe(trap_reason(&e)))?;
@@ -130,7 +142,9 @@ impl Plugin {
             pre,
             namespace,
             paths,
-            pool: InstancePool::new(runtime.limits.max_instances, instance),
+            pool: InstancePool::new(limits.max_instances, instance),
+            limits,
+            manifest,
             runtime: runtime.clone(),
         })
     }
@@ -153,6 +167,11 @@ impl Plugin {
     /// Whether its compiled code came from the compile cache.
     pub fn from_cache(&self) -> bool {
         self.cached
+    }
+
+    /// The manifest it was loaded with (the default if it has none).
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
     }
 
     /// What it said about itself.
@@ -184,7 +203,7 @@ impl Plugin {
             Some(instance) => instance,
             None => self.instantiate().await?,
         };
-        let timeout = self.runtime.limits.call_timeout;
+        let timeout = self.limits.call_timeout;
         match tokio::time::timeout(timeout, call(&mut instance)).await {
             Ok(Ok(value)) => {
                 self.pool.put_back(instance);
@@ -199,7 +218,7 @@ impl Plugin {
                 tracing::warn!(plugin = &*self.name, path, "ran past its CPU time");
                 Err(CallError::CpuTime {
                     plugin: self.name.clone(),
-                    limit: self.runtime.limits.max_cpu_per_call,
+                    limit: self.limits.max_cpu_per_call,
                 })
             }
             Ok(Err(error)) => {
@@ -227,8 +246,13 @@ impl Plugin {
             Some(self.namespace.clone()),
             self.paths.clone(),
             self.runtime.host.clone(),
-            &self.runtime.limits,
-        );
+            &self.limits,
+            &self.manifest.capabilities,
+        )
+        .map_err(|e| CallError::Instantiate {
+            plugin: self.name.clone(),
+            reason: root_cause(&e),
+        })?;
         PluginInstance::new(&self.pre, state)
             .await
             .map_err(|e| CallError::Instantiate {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::RuntimeLimits;
 use super::host_context::HostContext;
+use super::manifest::Capabilities;
 use crate::kv_store::Namespace;
 
 /// The data of one plugin instance's store.
@@ -33,17 +34,34 @@ pub struct PluginState {
 
 impl PluginState {
     /// State for a new instance. The WASI context has no preopened
-    /// directories, no environment, no arguments, no stdio and no network:
-    /// what a plugin may reach is what the imports of the world give it.
+    /// directories, no environment, no arguments, no stdio and no network,
+    /// but what the plugin's manifest grants (`capabilities`): beyond that, a
+    /// plugin reaches only what the imports of the world give it. A denied
+    /// access fails inside the plugin, as an error from WASI.
     pub fn new(
         name: Arc<str>,
         namespace: Option<Namespace>,
         paths: Arc<[String]>,
         host: Arc<HostContext>,
         limits: &RuntimeLimits,
-    ) -> Self {
-        PluginState {
-            wasi: WasiCtx::builder().build(),
+        capabilities: &Capabilities,
+    ) -> wasmtime::Result<Self> {
+        let mut wasi = WasiCtx::builder();
+        for name in &capabilities.environment {
+            if let Ok(value) = std::env::var(name) {
+                wasi.env(name, value);
+            }
+        }
+        for grant in &capabilities.directories {
+            let perms = if grant.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            wasi.preopened_dir(&grant.host, &grant.guest, perms)?;
+        }
+        Ok(PluginState {
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             name,
             namespace,
@@ -57,7 +75,7 @@ impl PluginState {
                 .build(),
             ticks_used: 0,
             tick_budget: limits.cpu_ticks_per_call(),
-        }
+        })
     }
 }
 
