@@ -3,13 +3,15 @@
 use coapwasm_tests::link_format::{self, Link};
 use coapwasm_tests::{CoapClient, Code, Server, option};
 
-const TESTKIT_PATHS: [&str; 12] = [
+const TESTKIT_PATHS: [&str; 14] = [
     "/test/accept",
     "/test/big",
     "/test/counter",
     "/test/created",
     "/test/echo",
+    "/test/env",
     "/test/etag",
+    "/test/file",
     "/test/hog",
     "/test/notify",
     "/test/observable",

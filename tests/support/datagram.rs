@@ -47,6 +47,7 @@ impl Code {
     pub const CONTENT: Code = Code::new(2, 5);
     pub const BAD_REQUEST: Code = Code::new(4, 0);
     pub const BAD_OPTION: Code = Code::new(4, 2);
+    pub const FORBIDDEN: Code = Code::new(4, 3);
     pub const NOT_FOUND: Code = Code::new(4, 4);
     pub const METHOD_NOT_ALLOWED: Code = Code::new(4, 5);
     pub const NOT_ACCEPTABLE: Code = Code::new(4, 6);

@@ -106,6 +106,13 @@ impl PluginsFolder {
         write.finish();
     }
 
+    /// Writes the manifest `STEM.toml` beside `STEM.wasm` whole and at once:
+    /// staged as `.STEM.toml.tmp`, then renamed into place.
+    pub fn write_manifest(&self, stem: &str, toml: &str) {
+        let file_name = format!("{stem}.toml");
+        self.write_then_rename(&format!(".{file_name}.tmp"), &file_name, toml.as_bytes());
+    }
+
     /// Removes `file_name`.
     pub fn remove(&self, file_name: &str) {
         let path = self.file(file_name);

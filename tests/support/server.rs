@@ -36,6 +36,8 @@ struct Launch {
     data_dir_flag: bool,
     config: Option<String>,
     args: Vec<String>,
+    /// Environment variables set for the process, on top of the test's own.
+    env: Vec<(String, String)>,
     sockets: Option<usize>,
 }
 
@@ -73,6 +75,7 @@ impl Server {
                 data_dir_flag: true,
                 config: None,
                 args: Vec::new(),
+                env: Vec::new(),
                 sockets: None,
             },
         }
@@ -341,6 +344,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Writes the manifest `STEM.toml` beside the plugin `STEM.wasm`, e.g.
+    /// `manifest("testkit", "[limits]\n...")`.
+    pub fn manifest(self, stem: &str, toml: &str) -> ServerBuilder {
+        self.plugin_file(&format!("{stem}.toml"), toml.as_bytes())
+    }
+
+    /// Sets an environment variable for the server process (kept by `restart`).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> ServerBuilder {
+        self.launch.env.push((key.into(), value.into()));
+        self
+    }
+
     /// Replaces the default `--bind 127.0.0.1:0` by these flags (none if empty).
     pub fn binds(mut self, addrs: &[&str]) -> ServerBuilder {
         self.launch.binds = addrs.iter().map(|a| a.to_string()).collect();
@@ -503,6 +518,7 @@ fn command(dir: &Path, launch: &Launch) -> Command {
         .args(&launch.args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .envs(launch.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

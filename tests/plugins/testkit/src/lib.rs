@@ -59,7 +59,16 @@ const RESOURCES: &[(&str, Methods, &[u16])] = &[
     ("/test/notify", Methods::POST, &[]),
     ("/test/spin", Methods::GET, &[]),
     ("/test/hog", Methods::GET, &[]),
+    ("/test/file", Methods::GET.union(Methods::PUT), &[]),
+    ("/test/env", Methods::GET, &[]),
 ];
+
+/// The file GET /test/file reads and the file PUT /test/file writes: inside
+/// the directory a manifest may grant at `/data`.
+const READ_FILE: &str = "/data/hello.txt";
+const WRITE_FILE: &str = "/data/out.txt";
+/// The host environment variable GET /test/env shows, if it was passed through.
+const ENV_VAR: &str = "COAPWASM_TEST_VAR";
 
 /// The one observable resource: its value, changed by PUT (the host notifies
 /// on its own) or by POST /test/notify (the plugin signals the change).
@@ -116,6 +125,11 @@ impl Guest for Testkit {
             "/test/notify" => notify(&request),
             "/test/spin" => spin(),
             "/test/hog" => hog(),
+            "/test/file" => file(&request),
+            "/test/env" => text(
+                ResponseCode::Content,
+                &std::env::var(ENV_VAR).unwrap_or_else(|_| "unset".into()),
+            ),
             "/test/created" => Response {
                 location_path: vec!["test".into(), "items".into(), "7".into()],
                 location_query: vec!["v=1".into()],
@@ -141,6 +155,21 @@ fn hog() -> Response {
     loop {
         held.push(vec![1u8; 1 << 20]);
         std::hint::black_box(&held);
+    }
+}
+
+/// GET reads `READ_FILE`, PUT writes the payload to `WRITE_FILE`: a denied
+/// access fails here, in the plugin, as a 4.03 with the error's text.
+fn file(request: &Request) -> Response {
+    if request.method == Method::Put {
+        return match std::fs::write(WRITE_FILE, &request.payload) {
+            Ok(()) => text(ResponseCode::Changed, ""),
+            Err(error) => text(ResponseCode::Forbidden, &format!("{WRITE_FILE}: {error}")),
+        };
+    }
+    match std::fs::read_to_string(READ_FILE) {
+        Ok(content) => text(ResponseCode::Content, &content),
+        Err(error) => text(ResponseCode::Forbidden, &format!("{READ_FILE}: {error}")),
     }
 }
 
