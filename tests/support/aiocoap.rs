@@ -117,21 +117,12 @@ impl AiocoapObserver {
     /// Waits for the script to exit (killing it, and failing the test, if it
     /// outlives its timeout by more than `GRACE`).
     pub fn finish(mut self) -> Finished {
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= self.deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} outlived its timeout by {GRACE:?}; killed it. stderr:\n{}",
-                    self.described,
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
+        let status = crate::child::wait_bounded(
+            &mut self.child,
+            self.deadline,
+            &format!("{} (timeout plus {GRACE:?})", self.described),
+            || format!("stderr:\n{}", self.stderr.lock().unwrap()),
+        );
         // Let the reader threads take the last lines.
         thread::sleep(Duration::from_millis(100));
         Finished {

@@ -9,7 +9,6 @@ use crate::peer::Peer;
 use crate::temp_dir::TempDir;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Option numbers of RFC 7959 that `datagram::option` does not name.
@@ -352,21 +351,12 @@ fn run_bounded(mut command: Command, dir: &TempDir) -> (ExitStatus, String, Stri
     let mut child: Child = command
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {described}: {e}"));
-    let deadline = Instant::now() + KILL_AFTER;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{described} still ran after {KILL_AFTER:?}; killed it\n{}",
-                std::fs::read_to_string(&out).unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::child::wait_bounded(
+        &mut child,
+        Instant::now() + KILL_AFTER,
+        &format!("{described} (after {KILL_AFTER:?})"),
+        || std::fs::read_to_string(&out).unwrap_or_default(),
+    );
     (
         status,
         std::fs::read_to_string(&out).unwrap_or_default(),

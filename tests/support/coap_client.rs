@@ -200,21 +200,13 @@ impl Running {
     /// Waits for coap-client to exit, killing it (and failing the test) if it
     /// runs longer than `KILL_AFTER` in all.
     pub fn finish(mut self) -> Output {
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() >= self.deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "{} still ran after {KILL_AFTER:?}; killed it\n{}",
-                    self.described,
-                    self.trace_so_far()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
+        let out = self.out.clone();
+        let status = crate::child::wait_bounded(
+            &mut self.child,
+            self.deadline,
+            &format!("{} (after {KILL_AFTER:?})", self.described),
+            || std::fs::read_to_string(&out).unwrap_or_default(),
+        );
         let stdout = std::fs::read_to_string(&self.out).unwrap_or_default();
         let stderr = std::fs::read_to_string(&self.err).unwrap_or_default();
         let (sent, received) = parse_trace(&stdout);
