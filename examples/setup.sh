@@ -57,9 +57,18 @@ for variant in v1 v2 moved; do
     cp -f target/wasm32-wasip2/plugin/versioned.wasm "$test_plugin_dir/versioned-$variant.wasm"
 done
 
+# Example plugins in other languages: each folder's build.sh installs the
+# tools it needs (idempotently, without prompts) and writes
+# target/wasm32-wasip2/plugin/<name>.wasm, beside the Rust ones.
+other_language_plugins=()
+for p in "${other_language_plugins[@]}"; do
+    log "building the $p plugin (plugins/$p/build.sh)"
+    bash "plugins/$p/build.sh"
+done
+
 # The folder the host serves from: the example plugins only.
 mkdir -p target/plugins
-for p in "${example_plugins[@]}"; do
+for p in "${example_plugins[@]}" "${other_language_plugins[@]}"; do
     cp -f "target/wasm32-wasip2/plugin/$p.wasm" target/plugins/
 done
 log "plugins ready in target/plugins"
