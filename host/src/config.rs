@@ -56,6 +56,12 @@ pub struct BlockwiseConfig {
     pub max_upload_memory: usize,
     /// A partial upload with no block for this long is dropped. Default 60000.
     pub upload_timeout_ms: u64,
+    /// A response datagram may be at most this many times the size of the
+    /// request datagram; a larger one is sent block-wise, in blocks small
+    /// enough to fit, so that a spoofed request cannot make the host an
+    /// amplifier (RFC 7252 §11.3; 3 as in RFC 9175 §2.4). 0 turns the limit
+    /// off, for networks where source addresses cannot be forged. Default 3.
+    pub amplification_factor: usize,
 }
 
 impl Default for BlockwiseConfig {
@@ -65,6 +71,7 @@ impl Default for BlockwiseConfig {
             max_body_size: 256 * 1024,
             max_upload_memory: 16 * 1024 * 1024,
             upload_timeout_ms: 60_000,
+            amplification_factor: 3,
         }
     }
 }

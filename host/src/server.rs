@@ -76,6 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         router.clone(),
         config.blockwise.max_block_size,
         config.blockwise.max_body_size,
+        config.blockwise.amplification_factor,
     ));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));

@@ -234,6 +234,7 @@ impl Endpoint {
                 request,
                 exchange.key.peer,
                 exchange.confirmable,
+                usize::from(exchange.size),
                 &mut self.transfers,
                 Instant::now(),
             )

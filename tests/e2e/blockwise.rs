@@ -2,6 +2,10 @@
 //! slices large representations into Block2 blocks and reassembles Block1
 //! uploads, so that a plugin only ever sees and returns whole bodies. Checked
 //! with hand-made datagrams, libcoap's coap-client and aiocoap.
+//!
+//! These tests are about block-wise mechanics at the block sizes they choose,
+//! so the amplification limit, which shrinks blocks for small requests, is
+//! off here; `amplification.rs` tests it.
 
 use coapwasm_tests::blocks::{
     self, BLOCK1, Block, CONTINUE, REQUEST_ENTITY_INCOMPLETE, REQUEST_ENTITY_TOO_LARGE, Run, SIZE1,
@@ -11,6 +15,14 @@ use coapwasm_tests::temp_dir::TempDir;
 use coapwasm_tests::{CoapClient, Code, Message, Peer, REPLY_TIMEOUT, Server, Type, option};
 use serde_json::Value;
 use std::time::Duration;
+
+/// A server with `plugins` and the amplification limit off.
+fn server(plugins: &[&str]) -> Server {
+    Server::builder()
+        .config("[blockwise]\namplification_factor = 0\n")
+        .plugins(plugins)
+        .start()
+}
 
 /// `/test/big` answers 3000 bytes of "0123456789" repeated.
 fn big() -> Vec<u8> {
@@ -79,7 +91,7 @@ fn codes(run: &Run) -> Vec<&str> {
 /// representation, every one with the same ETag.
 #[test]
 fn large_response_is_sent_in_blocks() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
 
     let first = peer.get("/test/big");
@@ -136,7 +148,7 @@ fn large_response_is_sent_in_blocks() {
 /// the rest of the representation with M clear.
 #[test]
 fn client_chosen_block_size_is_honoured() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     // NUM 0, SZX 2: 64-byte blocks.
     let response = get_block(&mut peer, "/test/big", Block::new(0, false, 64));
@@ -159,7 +171,7 @@ fn client_chosen_block_size_is_honoured() {
 /// coap-client fetches every block by itself and gets the whole payload.
 #[test]
 fn coap_client_reassembles_blocks() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let output = CoapClient::get(&server.uri("/test/big")).run();
     output.assert_code("2.05");
     assert_eq!(output.payload, big(), "{}", output.shown());
@@ -175,7 +187,7 @@ fn coap_client_reassembles_blocks() {
 /// order, and `-o` gets exactly the 3000 bytes.
 #[test]
 fn coap_client_downloads_with_every_block_size() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     for size in SIZES {
         let run = blocks::coap_client(&["-b", &size.to_string()], &server.uri("/test/big"));
         run.assert_success();
@@ -206,7 +218,7 @@ fn coap_client_downloads_with_every_block_size() {
 /// block past the end of the representation gets 4.02 Bad Option (§2.2).
 #[test]
 fn random_access_and_past_the_end() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let big = big();
     for (num, size, range, more) in [
@@ -253,7 +265,7 @@ fn random_access_and_past_the_end() {
 /// representation, with the first block or any later one.
 #[test]
 fn size2_gives_the_total_size() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let request = peer
         .con(Code::GET, "/test/big")
@@ -289,7 +301,7 @@ fn size2_gives_the_total_size() {
 /// the representation fits one message.
 #[test]
 fn size2_is_given_for_a_small_representation_too() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let request = peer
         .con(Code::GET, "/test/etag")
@@ -312,7 +324,7 @@ fn size2_is_given_for_a_small_representation_too() {
 /// the image's SHA-256).
 #[test]
 fn etag_tells_versions_of_a_sliced_representation_apart() {
-    let server = Server::with_plugins(&["testkit", "firmware"]);
+    let server = server(&["testkit", "firmware"]);
     let mut peer = server.peer();
     let etag = |response: &Message| {
         response
@@ -387,7 +399,7 @@ fn datagram_hex(bytes: &[u8]) -> String {
 fn larger_blocks_than_the_hosts_are_renumbered() {
     let server = Server::builder()
         .plugins(&["testkit"])
-        .config("[blockwise]\nmax_block_size = 256\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_block_size = 256\n")
         .start();
     let mut peer = server.peer();
     let big = big();
@@ -453,7 +465,7 @@ fn larger_blocks_than_the_hosts_are_renumbered() {
 fn discovery_document_is_sliced_too() {
     let server = Server::builder()
         .plugins(&["testkit", "firmware"])
-        .config("[blockwise]\nmax_block_size = 16\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_block_size = 16\n")
         .start();
     let mut peer = server.peer();
     let first = peer.get("/.well-known/core");
@@ -497,7 +509,7 @@ fn discovery_document_is_sliced_too() {
 /// saw the whole body, reassembled in order.
 #[test]
 fn upload_blocks_get_continue_and_the_plugin_gets_the_whole_body() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let body = text_body("x", 100);
 
@@ -554,7 +566,7 @@ fn upload_blocks_get_continue_and_the_plugin_gets_the_whole_body() {
 /// size in the answer), and `-b SIZE` gets the same bytes back.
 #[test]
 fn coap_client_uploads_with_every_block_size() {
-    let server = Server::with_plugins(&["firmware"]);
+    let server = server(&["firmware"]);
     let dir = TempDir::new();
     for size in SIZES {
         // Different bytes each time, so that a stale image cannot pass.
@@ -617,7 +629,7 @@ fn coap_client_uploads_with_every_block_size() {
 /// the plugin reports is sha256sum's.
 #[test]
 fn hundred_kib_image_round_trips_bit_exact() {
-    let server = Server::with_plugins(&["firmware"]);
+    let server = server(&["firmware"]);
     let dir = TempDir::new();
     let image = blocks::random_bytes(100 * 1024);
     let file = dir.path().join("image");
@@ -674,7 +686,7 @@ fn hundred_kib_image_round_trips_bit_exact() {
 /// comes too late.
 #[test]
 fn skipped_block_is_incomplete() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let body = text_body("s", 64);
     let chunk = |num: usize| &body.as_bytes()[num * 16..num * 16 + 16];
@@ -734,7 +746,7 @@ fn skipped_block_is_incomplete() {
 /// (RFC 7252 §4.5), and the upload goes on.
 #[test]
 fn repeated_block_is_incomplete_but_a_retransmission_is_not() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let body = text_body("r", 40);
 
@@ -791,7 +803,7 @@ fn repeated_block_is_incomplete_but_a_retransmission_is_not() {
 /// afterwards gets exactly its own body through, nothing of the failed one.
 #[test]
 fn out_of_order_blocks_are_incomplete_and_leave_nothing_behind() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let old = text_body("old", 48);
 
@@ -841,7 +853,7 @@ fn out_of_order_blocks_are_incomplete_and_leave_nothing_behind() {
 fn too_large_body_announced_up_front_gets_4_13() {
     let server = Server::builder()
         .plugins(&["testkit", "firmware"])
-        .config("[blockwise]\nmax_body_size = 1000\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_body_size = 1000\n")
         .start();
     let mut peer = server.peer();
     let body = text_body("t", 1001);
@@ -924,7 +936,7 @@ fn too_large_body_announced_up_front_gets_4_13() {
 fn too_large_body_on_the_way_gets_4_13() {
     let server = Server::builder()
         .plugins(&["testkit"])
-        .config("[blockwise]\nmax_body_size = 1000\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_body_size = 1000\n")
         .start();
     let mut peer = server.peer();
     let body = text_body("w", 1280);
@@ -1002,7 +1014,7 @@ fn too_large_body_on_the_way_gets_4_13() {
 /// one gets 4.00, and the upload is dropped.
 #[test]
 fn non_final_block_of_the_wrong_size_is_bad_request() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let body = text_body("b", 100);
 
@@ -1066,7 +1078,7 @@ fn non_final_block_of_the_wrong_size_is_bad_request() {
 fn upload_with_larger_blocks_than_the_hosts_is_negotiated_down() {
     let server = Server::builder()
         .plugins(&["testkit"])
-        .config("[blockwise]\nmax_block_size = 256\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_block_size = 256\n")
         .start();
     let mut peer = server.peer();
     let body = text_body("n", 1500);
@@ -1135,7 +1147,7 @@ fn upload_with_larger_blocks_than_the_hosts_is_negotiated_down() {
 fn coap_client_upload_follows_the_hosts_smaller_blocks() {
     let server = Server::builder()
         .plugins(&["firmware"])
-        .config("[blockwise]\nmax_block_size = 256\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_block_size = 256\n")
         .start();
     let dir = TempDir::new();
     let file = dir.path().join("image");
@@ -1174,7 +1186,7 @@ fn coap_client_upload_follows_the_hosts_smaller_blocks() {
 /// body to its own resource.
 #[test]
 fn concurrent_uploads_never_mix() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let (mut one, mut two) = (server.peer(), server.peer());
     let body_one = text_body("one", 200);
     let body_two = text_body("TWO", 150);
@@ -1248,7 +1260,7 @@ fn concurrent_uploads_never_mix() {
 fn abandoned_upload_is_dropped_and_its_memory_freed() {
     let server = Server::builder()
         .plugins(&["testkit"])
-        .config("[blockwise]\nupload_timeout_ms = 1000\n")
+        .config("[blockwise]\namplification_factor = 0\nupload_timeout_ms = 1000\n")
         .arg("--log-level")
         .arg("debug")
         .start();
@@ -1303,7 +1315,7 @@ fn abandoned_upload_is_dropped_and_its_memory_freed() {
 /// the rest of *that* response: /test/echo's answer to the 3000-byte body.
 #[test]
 fn large_response_to_an_upload_is_fetched_with_block2() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut peer = server.peer();
     let body = text_body("f", 3000);
     let last = blocks::upload(&mut peer, Code::POST, "/test/echo", body.as_bytes(), 1024);
@@ -1359,7 +1371,7 @@ fn large_response_to_an_upload_is_fetched_with_block2() {
 /// and `-o` gets the whole JSON echo of the whole body.
 #[test]
 fn coap_client_gets_the_whole_answer_to_a_large_post() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let dir = TempDir::new();
     let body = text_body("c", 3000);
     let file = dir.path().join("body");
@@ -1385,7 +1397,7 @@ fn coap_client_gets_the_whole_answer_to_a_large_post() {
 /// make up what was PUT.
 #[test]
 fn large_notification_carries_the_first_block() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let mut observer = server.peer();
     let mut writer = server.peer();
 
@@ -1483,7 +1495,7 @@ fn large_notification_carries_the_first_block() {
 /// it then reads back whole.
 #[test]
 fn aiocoap_transfers_blocks_both_ways() {
-    let server = Server::with_plugins(&["testkit"]);
+    let server = server(&["testkit"]);
     let run = blocks::aiocoap("GET", &server.uri("/test/big"), None);
     run.assert_success();
     assert_eq!(run.stdout.trim(), "code=2.05 len=3000", "{}", run.shown());
@@ -1507,7 +1519,7 @@ fn aiocoap_transfers_blocks_both_ways() {
 fn aiocoap_follows_the_hosts_smaller_blocks() {
     let server = Server::builder()
         .plugins(&["testkit"])
-        .config("[blockwise]\nmax_block_size = 256\n")
+        .config("[blockwise]\namplification_factor = 0\nmax_block_size = 256\n")
         .start();
     let run = blocks::aiocoap("GET", &server.uri("/test/big"), None);
     run.assert_success();

@@ -280,7 +280,7 @@ fn observe_on_a_non_observable_resource_gets_a_plain_response() {
     let mut observer = server.peer();
 
     let request = observe_get(&mut observer, "/info");
-    let response = observer.exchange(&request);
+    let response = observer.fetch(&request);
     assert_eq!(response.code, Code::CONTENT, "{response}");
     assert!(
         response.option_value(option::OBSERVE).is_none(),

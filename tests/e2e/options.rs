@@ -15,7 +15,7 @@ fn request_options_reach_the_plugin() {
         .con(Code::POST, "/test/echo?a=1&b=two&flag")
         .uint_option(option::CONTENT_FORMAT, 0)
         .payload(b"hello");
-    let response = peer.exchange(&request);
+    let response = peer.fetch(&request);
     assert_eq!(response.code, Code::CHANGED, "{response}");
     assert_eq!(response.content_format(), Some(50), "{response}");
     let echo = response.payload_json();

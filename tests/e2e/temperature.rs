@@ -37,7 +37,8 @@ fn get_returns_a_json_reading() {
 fn json_reading_is_labelled_application_json() {
     let server = Server::with_plugins(&["temperature"]);
     let mut peer = server.peer();
-    let response = peer.get("/temperature");
+    let request = peer.con(Code::GET, "/temperature");
+    let response = peer.fetch(&request);
     assert_eq!(response.code, Code::CONTENT, "{response}");
     assert_eq!(response.content_format(), Some(50), "{response}");
     assert_reading(&response.payload_json());

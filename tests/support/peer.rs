@@ -2,7 +2,7 @@
 //! what comes back, always with a bounded wait.
 
 use crate::REPLY_TIMEOUT;
-use crate::datagram::{Code, Message, Type, hex};
+use crate::datagram::{Code, Message, Type, hex, option};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -171,5 +171,31 @@ impl Peer {
 
     pub fn get(&mut self, target: &str) -> Message {
         self.call(Code::GET, target)
+    }
+
+    /// Sends `request` and, as a client does (RFC 7959 §2.4), fetches the
+    /// rest of a response that came block-wise: the same request without
+    /// Observe, for each next block at the size the host chose. Returns the
+    /// first response with the whole body as its payload.
+    pub fn fetch(&mut self, request: &Message) -> Message {
+        let mut first = self.exchange(request);
+        let mut block = first.uint_option_value(option::BLOCK2);
+        // 64 KiB in the smallest blocks; nothing here is larger.
+        for _ in 0..4096 {
+            let Some(value) = block.filter(|value| value & 0x8 != 0) else {
+                return first;
+            };
+            let (num, szx) = (value >> 4, value & 0x7);
+            let mut next = request.clone();
+            next.mid = self.mid();
+            next.options
+                .retain(|(number, _)| *number != option::BLOCK2 && *number != option::OBSERVE);
+            next = next.uint_option(option::BLOCK2, ((num + 1) << 4) | szx);
+            let response = self.exchange(&next);
+            assert_eq!(response.code, first.code, "block {}: {response}", num + 1);
+            first.payload.extend_from_slice(&response.payload);
+            block = response.uint_option_value(option::BLOCK2);
+        }
+        panic!("no last block within 4096 blocks of {request}")
     }
 }

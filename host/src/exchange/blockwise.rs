@@ -24,6 +24,8 @@ pub struct Block {
 impl Block {
     /// The largest block: SZX 6.
     pub const MAX_SIZE: usize = 1024;
+    /// The smallest block: SZX 0.
+    pub const MIN_SIZE: usize = 16;
 
     /// A block of the largest exponent whose size is at most `size` (at
     /// least 16 bytes).

@@ -4,6 +4,7 @@
 //! does not take, bad options) and hands the rest to the resource's plugin.
 //! Block-wise transfer (RFC 7959) and Observe (RFC 7641) will live here too.
 
+pub mod amplification;
 pub mod blockwise;
 pub mod observe;
 pub mod request;
@@ -20,6 +21,7 @@ use crate::router::Router;
 use crate::runtime::bindings::types::{Method, Methods, Request};
 use crate::runtime::{CallError, Plugin};
 
+use amplification::Budget;
 use blockwise::{Block, HeldResponses, Refusal, UploadStep, Uploads};
 
 /// The block-wise state of one socket: partial uploads and held responses.
@@ -77,6 +79,10 @@ struct Blocks {
     size2: bool,
     /// The host's largest block.
     max_block: usize,
+    /// What the response may take, and the token the message layer adds to
+    /// it (§11.3 of RFC 7252); none for notifications, whose registration
+    /// was answered within it.
+    budget: Option<(Budget, usize)>,
 }
 
 impl Blocks {
@@ -90,7 +96,8 @@ impl Blocks {
         let size2 = self
             .size2
             .then(|| response::uint(u32::try_from(packet.payload.len()).unwrap_or(u32::MAX)));
-        let slice = match blockwise::slice(packet.payload.len(), self.block2, self.max_block) {
+        let max_block = self.max_block_for(&packet);
+        let slice = match blockwise::slice(packet.payload.len(), self.block2, max_block) {
             Ok(Some(slice)) => slice,
             Ok(None) => {
                 if let Some(size2) = size2 {
@@ -113,9 +120,18 @@ impl Blocks {
         packet
     }
 
-    /// Whether a response of `len` bytes takes more than the block asked for.
-    fn splits(&self, len: usize) -> bool {
-        matches!(blockwise::slice(len, self.block2, self.max_block), Ok(Some(s)) if s.block.more)
+    /// Whether `response` takes more than the block asked for.
+    fn splits(&self, response: &Packet) -> bool {
+        let max_block = self.max_block_for(response);
+        matches!(blockwise::slice(response.payload.len(), self.block2, max_block), Ok(Some(s)) if s.block.more)
+    }
+
+    /// The largest block `response` may be sent in: the host's, or smaller
+    /// to keep within the amplification budget.
+    fn max_block_for(&self, response: &Packet) -> usize {
+        self.budget
+            .and_then(|(budget, token_len)| budget.block_for(response, token_len, self.max_block))
+            .unwrap_or(self.max_block)
     }
 }
 
@@ -136,7 +152,7 @@ impl PluginCall {
         let safe = matches!(self.request.method, Method::Get | Method::Fetch);
         let path = self.request.path.clone();
         let whole = self.answer().await;
-        let held = (!safe && blocks.splits(whole.payload.len())).then(|| (path, whole.clone()));
+        let held = (!safe && blocks.splits(&whole)).then(|| (path, whole.clone()));
         Answer {
             response: blocks.apply(whole),
             held,
@@ -161,26 +177,37 @@ pub struct ExchangeLayer {
     router: Arc<Router>,
     max_block: usize,
     max_body: usize,
+    amplification_factor: usize,
 }
 
 impl ExchangeLayer {
     /// An exchange layer routing with `router`, sending blocks of at most
-    /// `max_block` bytes and taking request bodies of at most `max_body`.
-    pub fn new(router: Arc<Router>, max_block: usize, max_body: usize) -> Self {
+    /// `max_block` bytes, taking request bodies of at most `max_body`, and
+    /// answering at most `amplification_factor` times a request's size
+    /// without block-wise transfer (0: no limit).
+    pub fn new(
+        router: Arc<Router>,
+        max_block: usize,
+        max_body: usize,
+        amplification_factor: usize,
+    ) -> Self {
         ExchangeLayer {
             router,
             max_block,
             max_body,
+            amplification_factor,
         }
     }
 
-    /// Decides what to do with `request` from `source`. A block of an upload
-    /// is kept in `uploads` until the body is whole (RFC 7959 §2.3).
+    /// Decides what to do with `request`, a datagram of `size` bytes from
+    /// `source`. A block of an upload is kept in `uploads` until the body is
+    /// whole (RFC 7959 §2.3).
     pub fn dispatch(
         &self,
         mut request: Packet,
         source: SocketAddr,
         confirmable: bool,
+        size: usize,
         transfers: &mut Transfers,
         now: Instant,
     ) -> Dispatch {
@@ -194,6 +221,8 @@ impl ExchangeLayer {
             block2: options.block2,
             size2: options.size2.is_some(),
             max_block: self.max_block,
+            budget: Budget::new(self.amplification_factor, size)
+                .map(|budget| (budget, request.get_token().len())),
         };
         let respond = |packet: Packet| Dispatch::Respond(blocks.apply(packet));
 

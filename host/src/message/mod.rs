@@ -35,6 +35,9 @@ pub struct Exchange {
     pub token: Token,
     /// Whether the request came in a CON (answered with an ACK) or a NON.
     pub confirmable: bool,
+    /// The request datagram's size in bytes, which bounds the response's
+    /// (amplification, §11.3).
+    pub size: u16,
 }
 
 /// What the message layer asks of the code around it.
@@ -123,7 +126,7 @@ impl MessageLayer {
             Inbound::Request {
                 packet,
                 confirmable,
-            } => self.on_request(from, packet, confirmable, now, actions),
+            } => self.on_request(from, packet, confirmable, datagram.len(), now, actions),
         }
     }
 
@@ -132,6 +135,7 @@ impl MessageLayer {
         from: SocketAddr,
         request: Packet,
         confirmable: bool,
+        size: usize,
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
@@ -178,6 +182,7 @@ impl MessageLayer {
                 key,
                 token,
                 confirmable,
+                size: u16::try_from(size).unwrap_or(u16::MAX),
             },
             request,
         });
