@@ -155,6 +155,11 @@ pub struct RuntimeConfig {
     /// The largest linear memory of one plugin instance; growing past it
     /// traps, and the client gets 5.00. Default 67108864 (64 MiB).
     pub max_memory_bytes: usize,
+    /// The most elements any one table (of function references) of a plugin
+    /// instance may hold: a component that declares a larger one is refused
+    /// at load, and growing one past it traps (5.00). Default 262144: 2 MiB
+    /// of references per table, ample for interpreters compiled to WASM.
+    pub max_table_elements: usize,
     /// Requests being handled by plugins at once, per socket; past it a
     /// request gets 5.03 with Max-Age (RFC 7252 §5.9.3.4). Default 1024.
     pub max_pending_requests: usize,
@@ -196,6 +201,7 @@ impl Default for RuntimeConfig {
             call_timeout_ms: 10_000,
             max_cpu_ms_per_call: 1000,
             max_memory_bytes: 64 * 1024 * 1024,
+            max_table_elements: 262_144,
             max_pending_requests: 1024,
         }
     }

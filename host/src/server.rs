@@ -59,6 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             call_timeout: Duration::from_millis(config.runtime.call_timeout_ms),
             max_cpu_per_call: Duration::from_millis(config.runtime.max_cpu_ms_per_call),
             max_memory: config.runtime.max_memory_bytes,
+            max_table_elements: config.runtime.max_table_elements,
         },
         &config.data_dir.join("cache"),
     )?;

@@ -70,3 +70,22 @@ fn memory_hog_is_stopped_and_others_keep_answering() {
     let again = peer.get("/test/hog");
     assert_eq!(again.code, Code::INTERNAL_SERVER_ERROR, "{again}");
 }
+
+/// Tables are bounded too (`max_table_elements`): a plugin whose component
+/// needs a larger table than its manifest allows is refused at load with a
+/// log line naming the file and the table, and the others serve.
+#[test]
+fn plugin_needing_a_larger_table_than_allowed_is_refused() {
+    let server = Server::builder()
+        .plugins(&["testkit", "led"])
+        .manifest("testkit", "[limits]\nmax_table_elements = 4\n")
+        .start();
+    let line = server
+        .log_line(Duration::from_secs(5), |line| line.contains("testkit.wasm"))
+        .expect("a log line about testkit.wasm");
+    assert!(line.contains("table"), "the reason names the table: {line}");
+
+    let mut peer = server.peer();
+    assert_eq!(peer.get("/led").code, Code::CONTENT);
+    assert_eq!(peer.get("/test/counter").code, Code::NOT_FOUND);
+}

@@ -26,6 +26,8 @@ pub struct LimitOverrides {
     pub max_memory_bytes: Option<usize>,
     /// Instances that may run at once.
     pub max_instances: Option<usize>,
+    /// The most elements any one table of an instance may hold.
+    pub max_table_elements: Option<usize>,
 }
 
 /// Capabilities a manifest grants.

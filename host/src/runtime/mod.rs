@@ -38,6 +38,8 @@ pub struct RuntimeLimits {
     pub max_cpu_per_call: Duration,
     /// The largest linear memory of an instance, in bytes.
     pub max_memory: usize,
+    /// The most elements any one table of an instance may hold.
+    pub max_table_elements: usize,
 }
 
 impl RuntimeLimits {
@@ -50,6 +52,9 @@ impl RuntimeLimits {
                 .max_cpu_ms_per_call
                 .map_or(self.max_cpu_per_call, Duration::from_millis),
             max_memory: overrides.max_memory_bytes.unwrap_or(self.max_memory),
+            max_table_elements: overrides
+                .max_table_elements
+                .unwrap_or(self.max_table_elements),
         }
     }
 

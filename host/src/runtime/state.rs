@@ -12,6 +12,16 @@ use super::host_context::HostContext;
 use super::manifest::Capabilities;
 use crate::kv_store::Namespace;
 
+/// Core instances one plugin instance may create. A Rust component has a
+/// handful (its module, WASI shims, fix-ups); interpreters a few more. The
+/// limit stops a component that would instantiate without end.
+const MAX_CORE_INSTANCES: usize = 64;
+/// Tables, across those core instances.
+const MAX_TABLES: usize = 64;
+/// Linear memories, across those core instances; each is bounded by
+/// `max_memory` too.
+const MAX_MEMORIES: usize = 16;
+
 /// The data of one plugin instance's store.
 pub struct PluginState {
     wasi: WasiCtx,
@@ -71,6 +81,10 @@ impl PluginState {
             // than leaving the guest's allocator to abort obscurely.
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.max_memory)
+                .table_elements(limits.max_table_elements)
+                .instances(MAX_CORE_INSTANCES)
+                .tables(MAX_TABLES)
+                .memories(MAX_MEMORIES)
                 .trap_on_grow_failure(true)
                 .build(),
             ticks_used: 0,
