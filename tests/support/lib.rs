@@ -10,6 +10,7 @@ pub mod child;
 pub mod coap_client;
 pub mod datagram;
 pub mod link_format;
+pub mod lossy_relay;
 pub mod peer;
 pub mod plugins_folder;
 pub mod rfc3339;
