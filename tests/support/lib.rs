@@ -12,6 +12,7 @@ pub mod datagram;
 pub mod link_format;
 pub mod peer;
 pub mod plugins_folder;
+pub mod rebuild;
 pub mod rfc3339;
 pub mod server;
 pub mod temp_dir;
