@@ -60,7 +60,7 @@ done
 # Example plugins in other languages: each folder's build.sh installs the
 # tools it needs (idempotently, without prompts) and writes
 # target/wasm32-wasip2/plugin/<name>.wasm, beside the Rust ones.
-other_language_plugins=(humidity counter)
+other_language_plugins=(humidity counter greeting dice)
 for p in "${other_language_plugins[@]}"; do
     log "building the $p plugin (plugins/$p/build.sh)"
     bash "plugins/$p/build.sh"
