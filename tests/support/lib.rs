@@ -14,6 +14,7 @@ pub mod peer;
 pub mod plugins_folder;
 pub mod rebuild;
 pub mod rfc3339;
+pub mod round_trip;
 pub mod server;
 pub mod temp_dir;
 pub mod testkit;
