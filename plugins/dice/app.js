@@ -7,10 +7,14 @@
 // was reloaded, and every one of them must throw the same dice.
 //
 // Built with jco's QuickJS backend (see build.sh), whose engine has no
-// TextEncoder: UTF-8 is done with encodeURIComponent/unescape below.
+// TextEncoder: UTF-8 is done with encodeURIComponent/unescape below. Nor
+// Math.random: its seed is fixed when the component is built, so every
+// instance would throw the same sequence; the rolls come from WASI's
+// random numbers instead, imported by the world in wit/dice.wit.
 
 import { log } from 'coapwasm:plugin/log@0.2.0';
 import { get, set } from 'coapwasm:plugin/key-value@0.2.0';
+import { getRandomU64 } from 'wasi:random/random@0.2.6';
 
 const PATH = '/dice';
 const TEXT = 0; // text/plain;charset=utf-8 (RFC 7252 §12.3)
@@ -75,7 +79,7 @@ function roll(request) {
   const sides = storedSides();
   const rolls = [];
   for (let i = 0; i < count; i++) {
-    rolls.push(1 + Math.floor(Math.random() * sides));
+    rolls.push(1 + randomBelow(sides));
   }
   const total = rolls.reduce((sum, roll) => sum + roll, 0);
   log('debug', `${count}d${sides}: ${rolls.join(' ')}`);
@@ -99,6 +103,14 @@ function setSides(request) {
   store(() => set(SIDES_KEY, encode(String(sides))));
   log('info', `${request.source} set the dice to ${sides} sides`);
   return answer('changed', TEXT, String(sides));
+}
+
+/** A uniformly random integer in 0..n-1. QuickJS hands a WIT u64 over as a
+ * Number, exact to 53 bits: plenty for a fraction of n <= 1000. */
+function randomBelow(n) {
+  const fraction = getRandomU64() / 2 ** 64;
+  // A u64 near 2^64 rounds up to it: keep the result below n.
+  return Math.min(n - 1, Math.floor(fraction * n));
 }
 
 /** The integer query parameter `name=N` (RFC 7252 §5.10.1: one Uri-Query option each), within its bounds. */

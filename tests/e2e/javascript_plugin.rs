@@ -111,6 +111,25 @@ fn get_and_put_through_coap_client() {
     assert!(logged.is_some(), "no log line; log:\n{}", server.stderr());
 }
 
+/// Every instance starts from the same snapshot of the engine, taken when the
+/// component was built: dice thrown with a generator seeded there would
+/// repeat the same sequence in each new instance (here: after a restart).
+#[test]
+fn a_new_instance_throws_other_dice() {
+    let mut server = Server::builder().plugins(&["dice"]).fixed_port().start();
+    let mut peer = server.peer();
+    let mut first_throw = || {
+        let response = peer.get("/dice?count=30");
+        assert_eq!(response.code, Code::CONTENT, "{response}");
+        rolls(&response.payload_json(), 6)
+    };
+    let before = first_throw();
+    server.restart();
+    let after = first_throw();
+    // Equal by chance once in 6^30.
+    assert_ne!(before, after, "the same 30 rolls in two instances");
+}
+
 /// RFC 6690 §4: /.well-known/core lists /dice with the attributes of its
 /// describe(), beside a Rust plugin.
 #[test]

@@ -8,12 +8,17 @@
 // WIT maps to JavaScript (componentize-qjs) as: records are objects with
 // camelCase keys, enums are strings ('get', 'content', 'not-found'), flags
 // are objects of booleans ({ get: true }), option<T> is T or null, list<u8>
-// is a Uint8Array (an Array of numbers is accepted too), and an import's
+// is a Uint8Array (an Array of numbers is accepted too), integers are
+// Numbers (a u64 exact only to 2^53), and an import's
 // result<T, E> returns T or throws E. An uncaught exception in an export
 // traps: the host answers 5.00 and replaces the instance.
 //
-// The engine is QuickJS-NG: ES2023, but no Web APIs such as TextEncoder,
-// fetch or crypto; see plugins/dice/app.js for UTF-8 without TextEncoder.
+// The engine is QuickJS-NG: modern ECMAScript, but no Web APIs such as
+// TextEncoder, fetch or crypto. Its state after this module's top level is
+// snapshotted when the component is built, Math.random's seed included:
+// every instance would draw the same numbers. For randomness import WASI's
+// through a world of the plugin's own, and for UTF-8 without TextEncoder see
+// plugins/dice (app.js and wit/).
 
 import { log } from 'coapwasm:plugin/log@0.2.0';
 

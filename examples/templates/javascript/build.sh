@@ -10,6 +10,11 @@
 # StarlingMonkey backend (README, "Writing a plugin"). Its sync runtime,
 # since the host does not enable component-model async.
 #
+# A plugin that needs more imports than the world gives (WASI randomness,
+# say) keeps a wit/ folder of its own: a package whose world `plugin`
+# includes coapwasm:plugin/plugin@0.2.0 and adds them, with their WIT under
+# wit/deps/; build.sh adds the repository's wit/plugin.wit as a dependency.
+#
 # jco is pinned by package.json and package-lock.json in the plugin's folder
 # and installed there (into node_modules/) when missing or older than the
 # lockfile; Node.js and npm come from Debian if missing.
@@ -22,7 +27,7 @@ plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
 name=$(basename "$plugin_dir")
 
 # The repository root: the nearest folder above that holds wit/plugin.wit.
-root=$plugin_dir
+root=$(dirname "$plugin_dir")
 until [ -f "$root/wit/plugin.wit" ]; do
     if [ "$root" = / ]; then
         echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
@@ -54,6 +59,15 @@ if [ ! "$plugin_dir/node_modules/.package-lock.json" -nt "$plugin_dir/package-lo
     (cd "$plugin_dir" && npm install --no-save --no-audit --no-fund --loglevel=error </dev/null)
 fi
 
+wit=$root/wit
+if [ -d "$plugin_dir/wit" ]; then
+    wit=$(mktemp -d)
+    trap 'rm -rf "$wit"' EXIT
+    cp -r "$plugin_dir/wit/." "$wit/"
+    mkdir -p "$wit/deps/coapwasm-plugin"
+    cp "$root/wit/plugin.wit" "$wit/deps/coapwasm-plugin/"
+fi
+
 out=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin
 mkdir -p "$out"
 log "building the JavaScript plugin $name ($plugin_dir)"
@@ -61,7 +75,7 @@ log "building the JavaScript plugin $name ($plugin_dir)"
 # result is written beside its place and renamed into it, so that a host
 # watching a copy never sees half a component.
 "$plugin_dir/node_modules/.bin/jco" componentize "$plugin_dir/app.js" \
-    --wit "$root/wit" --world-name plugin \
+    --wit "$wit" --world-name plugin \
     --backend quickjs --backend-qjs-disable-async \
     -o "$(cd "$out" && pwd)/.$name.wasm.tmp" >/dev/null
 mv -f "$out/.$name.wasm.tmp" "$out/$name.wasm"
