@@ -204,7 +204,8 @@ fn another_build_replaces_it_and_keeps_the_sides() {
 
 /// Not a check but a measurement, run on demand:
 /// `cargo test --release -p coapwasm-tests --test javascript_plugin -- --ignored --nocapture`.
-/// Prints the median round trip of sequential GETs over loopback to the
+/// Prints the time to answer a burst of concurrent GETs (the first makes
+/// instances), and the median round trip of sequential GETs over loopback, to the
 /// JavaScript plugin and to the Rust led plugin in the same server, and their
 /// load lines (compile or cache, instantiate, describe).
 #[test]
@@ -216,6 +217,11 @@ fn per_request_cost() {
     }
     let mut peer = server.peer();
     for path in ["/dice", "/led"] {
+        // The first burst makes instances: only one exists after loading.
+        for burst in ["first", "second"] {
+            let time = coapwasm_tests::round_trip::burst(&mut peer, path, 8);
+            println!("{path}: {burst} burst of 8 concurrent GETs answered in {time:?}");
+        }
         let median = coapwasm_tests::round_trip::median(&mut peer, path, 2000);
         println!("{path}: median round trip of 2000 sequential GETs {median:?}");
     }

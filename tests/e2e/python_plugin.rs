@@ -174,7 +174,8 @@ fn another_build_replaces_it_and_keeps_the_name() {
 
 /// Not a check but a measurement, run on demand:
 /// `cargo test --release -p coapwasm-tests --test python_plugin -- --ignored --nocapture`.
-/// Prints the median round trip of sequential GETs over loopback to the
+/// Prints the time to answer a burst of concurrent GETs (the first makes
+/// instances), and the median round trip of sequential GETs over loopback, to the
 /// Python plugin and to the Rust led plugin in the same server, and their
 /// load lines (compile or cache, instantiate, describe).
 #[test]
@@ -186,6 +187,11 @@ fn per_request_cost() {
     }
     let mut peer = server.peer();
     for path in ["/greeting", "/led"] {
+        // The first burst makes instances: only one exists after loading.
+        for burst in ["first", "second"] {
+            let time = coapwasm_tests::round_trip::burst(&mut peer, path, 8);
+            println!("{path}: {burst} burst of 8 concurrent GETs answered in {time:?}");
+        }
         let median = coapwasm_tests::round_trip::median(&mut peer, path, 2000);
         println!("{path}: median round trip of 2000 sequential GETs {median:?}");
     }
