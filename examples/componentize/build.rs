@@ -30,10 +30,12 @@ fn go_pkg_dir() -> PathBuf {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(&env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("Cargo.toml");
     let output = Command::new(cargo)
+        // Not --offline: a build of one package may not have downloaded the
+        // packages of the others, whose manifests metadata reads.
         .args([
             "metadata",
             "--format-version=1",
-            "--offline",
+            "--locked",
             "--manifest-path",
         ])
         .arg(&manifest)

@@ -49,6 +49,10 @@ cargo build --quiet --release --locked -p componentize
 componentize=$target_dir/release/componentize
 
 build=$target_dir/c-plugins/$name
+# One build of a plugin at a time: two would delete each other's files.
+mkdir -p "$target_dir/c-plugins"
+exec 9>"$target_dir/c-plugins/.$name.lock"
+flock 9
 rm -rf "$build"
 mkdir -p "$build" "$target_dir/wasm32-wasip2/plugin"
 log "building the C plugin $name ($plugin_dir)"

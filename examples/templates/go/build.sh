@@ -55,12 +55,19 @@ cargo build --quiet --release --locked -p componentize
 componentize=$target_dir/release/componentize
 
 build=$target_dir/go-plugins/$name
+# One build of a plugin at a time: two would delete each other's files.
+mkdir -p "$target_dir/go-plugins"
+exec 9>"$target_dir/go-plugins/.$name.lock"
+flock 9
 rm -rf "$build"
 mkdir -p "$build" "$target_dir/wasm32-wasip2/plugin"
 log "building the Go plugin $name ($plugin_dir)"
 "$componentize" bindings go --wit wit --out "$build"
 cp -R "$plugin_dir"/. "$build"/
 rm -f "$build/build.sh"
+# Go's caches under target/ unless set: a CI user may have no HOME.
+case $target_dir in /*) go_dir=$target_dir/go ;; *) go_dir=$PWD/$target_dir/go ;; esac
+export GOCACHE=${GOCACHE:-$go_dir/cache} GOPATH=${GOPATH:-$go_dir/path}
 # -checklinkname=0: the bindings' runtime package links to Go runtime
 # internals. -s -w: no symbol table or DWARF, a much smaller component.
 # GOPROXY=off and GOTOOLCHAIN=local: nothing is fetched.
