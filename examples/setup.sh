@@ -37,12 +37,15 @@ fi
 log "building the host"
 cargo build --release --locked -p coapwasm
 
-# Example plugins, and the test-only ones (small; the tests need them).
+# Example plugins, the test-only ones (small; the tests need them), and the
+# Rust template (examples/templates/rust, package hello), so that it keeps
+# building.
 example_plugins=(temperature led info firmware)
 test_plugins=(testkit clash)
-log "building the plugins: ${example_plugins[*]} ${test_plugins[*]}"
+template_plugins=(hello)
+log "building the plugins: ${example_plugins[*]} ${test_plugins[*]} ${template_plugins[*]}"
 package_flags=()
-for p in "${example_plugins[@]}" "${test_plugins[@]}"; do package_flags+=(-p "$p"); done
+for p in "${example_plugins[@]}" "${test_plugins[@]}" "${template_plugins[@]}"; do package_flags+=(-p "$p"); done
 cargo build --locked --profile plugin --target wasm32-wasip2 "${package_flags[@]}"
 
 # The hot-reload tests swap versions of one test plugin: build each variant
@@ -60,7 +63,7 @@ done
 # Example plugins in other languages: each folder's build.sh installs the
 # tools it needs (idempotently, without prompts) and writes
 # target/wasm32-wasip2/plugin/<name>.wasm, beside the Rust ones.
-other_language_plugins=()
+other_language_plugins=(humidity counter greeting dice)
 for p in "${other_language_plugins[@]}"; do
     log "building the $p plugin (plugins/$p/build.sh)"
     bash "plugins/$p/build.sh"

@@ -4,22 +4,11 @@
 //! run several instances at once and replaces an instance that trapped or was
 //! reloaded, and every one of them must see the same LED.
 
-// The generated glue passes a flattened `request` record to `handle`, which
-// trips clippy's argument-count lint; it is not code we can shape.
-#[allow(clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-}
-
-use bindings::coapwasm::plugin::key_value;
-use bindings::coapwasm::plugin::log::{Level, log};
-use bindings::coapwasm::plugin::types::{
-    LinkAttribute, Method, Methods, ResourceDescription, ResponseCode,
+use coapwasm_sdk::content_format::JSON;
+use coapwasm_sdk::{
+    Method, Methods, Plugin, PluginDescription, Request, ResourceDescription, Response,
+    ResponseCode, kv, log,
 };
-use bindings::{Guest, PluginDescription, Request, Response};
-
-const JSON: u16 = 50;
-const TEXT: u16 = 0;
 
 const STATE_KEY: &str = "state";
 
@@ -60,41 +49,22 @@ impl State {
     }
 }
 
-/// A request the plugin answers with an error; the text is the diagnostic
-/// payload (RFC 7252 §5.5.2).
-struct Failure(ResponseCode, String);
-
 struct Led;
 
-impl Guest for Led {
+impl Plugin for Led {
     fn describe() -> PluginDescription {
-        let attribute = |name: &str, value: &str| LinkAttribute {
-            name: name.into(),
-            value: Some(value.into()),
-        };
-        PluginDescription {
-            name: "led".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            resources: vec![ResourceDescription {
-                path: "/led".into(),
-                methods: Methods::GET | Methods::PUT | Methods::POST,
-                observable: true,
-                content_formats: vec![JSON],
-                sample_interval_ms: None,
-                attributes: vec![
-                    attribute("rt", "light"),
-                    attribute("if", "actuator"),
-                    attribute("title", "LED"),
-                ],
-            }],
-        }
-    }
-
-    fn sample(_path: String) -> bool {
-        false
+        PluginDescription::new("led", env!("CARGO_PKG_VERSION")).resource(
+            ResourceDescription::new("/led", Methods::GET | Methods::PUT | Methods::POST)
+                .observable()
+                .content_format(JSON)
+                .resource_type("light")
+                .interface("actuator")
+                .title("LED"),
+        )
     }
 
     fn handle(request: Request) -> Response {
+        // Err is the error response, with its diagnostic (RFC 7252 §5.5.2).
         let outcome = match request.method {
             Method::Get => load().map(|state| (ResponseCode::Content, state)),
             // A PUT may overwrite a stored state that cannot be read, so that
@@ -109,37 +79,24 @@ impl Guest for Led {
                 .and_then(|state| change(Some(state), state.toggled(), &request.source))
                 .map(|state| (ResponseCode::Changed, state)),
             // The host refuses the methods `describe` does not list.
-            _ => Err(Failure(
-                ResponseCode::MethodNotAllowed,
-                "GET, PUT or POST only".into(),
-            )),
+            _ => Err(Response::method_not_allowed("GET, PUT or POST only")),
         };
-        let (code, content_format, payload) = match outcome {
-            Ok((code, state)) => (code, JSON, state.to_json()),
-            Err(Failure(code, text)) => (code, TEXT, text.into_bytes()),
-        };
-        Response {
-            code,
-            content_format: Some(content_format),
-            max_age: None,
-            etag: None,
-            location_path: Vec::new(),
-            location_query: Vec::new(),
-            payload,
+        match outcome {
+            Ok((code, state)) => Response::json(state.to_json()).with_code(code),
+            Err(error) => error,
         }
     }
 }
 
 /// The state a PUT asks for, or the 4.xx that explains why it asks for none.
-fn requested_state(request: &Request) -> Result<State, Failure> {
+fn requested_state(request: &Request) -> Result<State, Response> {
     // No Content-Format is taken as JSON: it is the only format we speak.
     if let Some(format) = request.content_format.filter(|&format| format != JSON) {
-        return Err(Failure(
-            ResponseCode::UnsupportedContentFormat,
-            format!("content-format {format} not supported: send application/json (50)"),
-        ));
+        return Err(Response::unsupported_content_format(format!(
+            "content-format {format} not supported: send application/json (50)"
+        )));
     }
-    parse_state(&request.payload).map_err(|text| Failure(ResponseCode::BadRequest, text))
+    parse_state(&request.payload).map_err(Response::bad_request)
 }
 
 /// Parses a `{"state":"on"}` or `{"state":"off"}` body.
@@ -155,51 +112,41 @@ fn parse_state(payload: &[u8]) -> Result<State, String> {
 }
 
 /// The stored state; absent means the LED was never switched on.
-fn load() -> Result<State, Failure> {
-    let stored = key_value::get(STATE_KEY).map_err(|error| store_failure("read", &error))?;
+fn load() -> Result<State, Response> {
+    let stored = kv::get(STATE_KEY).map_err(|error| store_failure("read", &error))?;
     match stored.as_deref() {
         None => Ok(State::Off),
         Some(bytes) => std::str::from_utf8(bytes)
             .ok()
             .and_then(State::from_name)
             .ok_or_else(|| {
-                Failure(
-                    ResponseCode::InternalServerError,
-                    format!(
-                        "stored state {:?} is neither on nor off",
-                        String::from_utf8_lossy(bytes)
-                    ),
-                )
+                Response::internal_server_error(format!(
+                    "stored state {:?} is neither on nor off",
+                    String::from_utf8_lossy(bytes)
+                ))
             }),
     }
 }
 
 /// Stores `state` in place of `previous` and logs the change.
-fn change(previous: Option<State>, state: State, source: &str) -> Result<State, Failure> {
+fn change(previous: Option<State>, state: State, source: &str) -> Result<State, Response> {
     if previous == Some(state) {
         return Ok(state);
     }
-    key_value::set(STATE_KEY, state.name().as_bytes())
-        .map_err(|error| store_failure("write", &error))?;
-    log(
-        Level::Info,
-        &format!("LED switched {} by {source}", state.name()),
-    );
+    kv::set(STATE_KEY, state.name()).map_err(|error| store_failure("write", &error))?;
+    log::info(&format!("LED switched {} by {source}", state.name()));
     Ok(state)
 }
 
-fn store_failure(action: &str, error: &key_value::Error) -> Failure {
+fn store_failure(action: &str, error: &kv::Error) -> Response {
     let reason = match error {
-        key_value::Error::TooLarge => "too large",
-        key_value::Error::Storage(reason) => reason,
+        kv::Error::TooLarge => "too large",
+        kv::Error::Storage(reason) => reason,
     };
-    Failure(
-        ResponseCode::InternalServerError,
-        format!("cannot {action} the LED state: {reason}"),
-    )
+    Response::internal_server_error(format!("cannot {action} the LED state: {reason}"))
 }
 
-bindings::export!(Led with_types_in bindings);
+coapwasm_sdk::export!(Led);
 
 #[cfg(test)]
 mod tests {

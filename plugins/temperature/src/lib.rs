@@ -6,26 +6,14 @@
 //! key-value store: the host may replace or multiply instances at any time, and
 //! a global would make the walk restart or fork.
 
-// The generated glue passes a flattened `request` record to `handle`, which
-// trips clippy's argument-count lint; it is not code we can shape.
-#[allow(clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
-}
-
 use std::f64::consts::TAU;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bindings::coapwasm::plugin::key_value;
-use bindings::coapwasm::plugin::log::{Level, log};
-use bindings::coapwasm::plugin::types::{
-    LinkAttribute, Methods, ResourceDescription, ResponseCode,
+use coapwasm_sdk::content_format::{JSON, TEXT_PLAIN};
+use coapwasm_sdk::{
+    Methods, Plugin, PluginDescription, Request, ResourceDescription, Response, kv, log,
 };
-use bindings::{Guest, PluginDescription, Request, Response};
-
-const JSON: u16 = 50;
-const TEXT: u16 = 0;
 
 /// Key of the random walk's current offset from the daily curve, in °C.
 const DRIFT_KEY: &str = "drift";
@@ -48,37 +36,27 @@ const MAX_AGE_SECS: u32 = 5;
 /// How often the host samples the sensor for observers (RFC 7641): each sample
 /// advances the random walk, and a reading that differs from the last one
 /// observers were told of makes the host notify them.
-const SAMPLE_INTERVAL_MS: Option<u32> = Some(2000);
+const SAMPLE_INTERVAL_MS: u32 = 2000;
 /// Key of the last reading observers were told of, as text.
 const NOTIFIED_KEY: &str = "notified";
 
 struct Temperature;
 
-impl Guest for Temperature {
+impl Plugin for Temperature {
     fn describe() -> PluginDescription {
-        let attribute = |name: &str, value: &str| LinkAttribute {
-            name: name.into(),
-            value: Some(value.into()),
-        };
-        PluginDescription {
-            name: "temperature".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            resources: vec![ResourceDescription {
-                path: "/temperature".into(),
-                methods: Methods::GET,
-                observable: true,
-                content_formats: vec![JSON, TEXT],
-                sample_interval_ms: SAMPLE_INTERVAL_MS,
-                attributes: vec![
-                    attribute("rt", "temperature-c"),
-                    attribute("if", "sensor"),
-                    attribute("title", "Temperature"),
-                ],
-            }],
-        }
+        PluginDescription::new("temperature", env!("CARGO_PKG_VERSION")).resource(
+            ResourceDescription::new("/temperature", Methods::GET)
+                .observable()
+                .sample_interval_ms(SAMPLE_INTERVAL_MS)
+                .content_format(JSON)
+                .content_format(TEXT_PLAIN)
+                .resource_type("temperature-c")
+                .interface("sensor")
+                .title("Temperature"),
+        )
     }
 
-    fn sample(_path: String) -> bool {
+    fn sample(_path: &str) -> bool {
         sample_changed()
     }
 
@@ -88,25 +66,17 @@ impl Guest for Temperature {
         let now = unix_now();
         let celsius = reading(now, current_drift());
 
-        let (content_format, payload) = if request.accept == Some(TEXT) {
-            (TEXT, format!("{celsius:.1} C").into_bytes())
+        let response = if request.accept == Some(TEXT_PLAIN) {
+            Response::text(format!("{celsius:.1} C"))
         } else {
             let body = serde_json::json!({
                 "value": celsius,
                 "unit": "celsius",
                 "timestamp": rfc3339(now),
             });
-            (JSON, body.to_string().into_bytes())
+            Response::json(body.to_string())
         };
-        Response {
-            code: ResponseCode::Content,
-            content_format: Some(content_format),
-            max_age: Some(MAX_AGE_SECS),
-            etag: None,
-            location_path: Vec::new(),
-            location_query: Vec::new(),
-            payload,
-        }
+        response.with_max_age(MAX_AGE_SECS)
     }
 }
 
@@ -115,12 +85,12 @@ impl Guest for Temperature {
 fn sample_changed() -> bool {
     let celsius = reading(unix_now(), next_drift());
     let text = format!("{celsius:.1}");
-    let notified = key_value::get(NOTIFIED_KEY).ok().flatten();
+    let notified = kv::get(NOTIFIED_KEY).ok().flatten();
     if notified.as_deref() == Some(text.as_bytes()) {
         return false;
     }
     // If this write fails, observers are merely told again next time.
-    let _ = key_value::set(NOTIFIED_KEY, text.as_bytes());
+    let _ = kv::set(NOTIFIED_KEY, text);
     true
 }
 
@@ -143,7 +113,7 @@ fn reading(unix_secs: u64, drift: f64) -> f64 {
 /// The random walk's offset now, without moving it: reading the value does
 /// not move the sensor; sampling does.
 fn current_drift() -> f64 {
-    key_value::get(DRIFT_KEY)
+    kv::get(DRIFT_KEY)
         .ok()
         .flatten()
         .and_then(|bytes| String::from_utf8(bytes).ok())
@@ -157,26 +127,20 @@ fn current_drift() -> f64 {
 /// A store failure must not take the sensor down: the reading then simply
 /// lacks the walk, and the failure goes to the log.
 fn next_drift() -> f64 {
-    let previous = match key_value::get(DRIFT_KEY) {
+    let previous = match kv::get(DRIFT_KEY) {
         Ok(stored) => stored
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| text.parse::<f64>().ok())
             .filter(|drift| drift.is_finite())
             .unwrap_or(0.0),
         Err(error) => {
-            log(
-                Level::Warn,
-                &format!("cannot read {DRIFT_KEY:?}: {error:?}"),
-            );
+            log::warn(&format!("cannot read {DRIFT_KEY:?}: {error:?}"));
             return 0.0;
         }
     };
     let drift = step(previous, random_unit());
-    if let Err(error) = key_value::set(DRIFT_KEY, drift.to_string().as_bytes()) {
-        log(
-            Level::Warn,
-            &format!("cannot store {DRIFT_KEY:?}: {error:?}"),
-        );
+    if let Err(error) = kv::set(DRIFT_KEY, drift.to_string()) {
+        log::warn(&format!("cannot store {DRIFT_KEY:?}: {error:?}"));
     }
     drift
 }
@@ -226,7 +190,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-bindings::export!(Temperature with_types_in bindings);
+coapwasm_sdk::export!(Temperature);
 
 #[cfg(test)]
 mod tests {

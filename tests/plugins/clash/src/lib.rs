@@ -1,6 +1,9 @@
 //! A test-only plugin that claims `/led`, a path the `led` example plugin
 //! already serves, so the end-to-end tests can check that the host refuses a
 //! second plugin claiming a taken path.
+//!
+//! It uses `wit-bindgen` directly, not the SDK (`plugins/sdk`), on purpose:
+//! the one Rust plugin that shows the host needs nothing but the WIT world.
 
 // The generated glue passes a flattened `request` record to `handle`, which
 // trips clippy's argument-count lint; it is not code we can shape.

@@ -2,22 +2,13 @@
 //! the end-to-end tests: slow and trapping handlers, deduplication, the request
 //! and response fields, ETags, Accept, block-wise transfer and Location options.
 
-// The generated glue passes a flattened `request` record to `handle`, which
-// trips clippy's argument-count lint; it is not code we can shape.
-#[allow(clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
-}
-
 use std::time::Duration;
 
-use bindings::coapwasm::plugin::key_value;
-use bindings::coapwasm::plugin::types::{Method, Methods, ResourceDescription, ResponseCode};
-use bindings::{Guest, PluginDescription, Request, Response};
-
-const TEXT: u16 = 0;
-const JSON: u16 = 50;
-const CBOR: u16 = 60;
+use coapwasm_sdk::content_format::{CBOR, JSON, TEXT_PLAIN as TEXT};
+use coapwasm_sdk::{
+    ContentFormat, Method, Methods, Plugin, PluginDescription, Request, ResourceDescription,
+    Response, ResponseCode, kv, observe,
+};
 
 /// How long `/test/slow` sleeps without an `ms=` query item.
 const DEFAULT_SLEEP_MS: u64 = 1500;
@@ -77,27 +68,19 @@ const OBSERVED_KEY: &str = "observed";
 
 struct Testkit;
 
-impl Guest for Testkit {
+impl Plugin for Testkit {
     fn describe() -> PluginDescription {
         PluginDescription {
-            name: "testkit".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
             resources: RESOURCES
                 .iter()
                 .map(|&(path, methods, formats)| ResourceDescription {
-                    path: path.into(),
-                    methods,
                     observable: path == OBSERVABLE,
                     content_formats: formats.to_vec(),
-                    sample_interval_ms: None,
-                    attributes: Vec::new(),
+                    ..ResourceDescription::new(path, methods)
                 })
                 .collect(),
+            ..PluginDescription::new("testkit", env!("CARGO_PKG_VERSION"))
         }
-    }
-
-    fn sample(_path: String) -> bool {
-        false
     }
 
     fn handle(request: Request) -> Response {
@@ -107,11 +90,9 @@ impl Guest for Testkit {
             "/test/trap" => panic!("deliberate trap"),
             "/test/counter" => counter(request.method),
             "/test/echo" => echo(&request),
-            "/test/etag" => Response {
-                etag: Some(ETAG.to_vec()),
-                max_age: Some(ETAG_MAX_AGE_SECS),
-                ..text(ResponseCode::Content, "tagged")
-            },
+            "/test/etag" => text(ResponseCode::Content, "tagged")
+                .with_etag(ETAG)
+                .with_max_age(ETAG_MAX_AGE_SECS),
             "/test/accept" => match request.accept {
                 Some(CBOR) => reply(ResponseCode::Content, CBOR, CBOR_FORMAT.to_vec()),
                 _ => reply(ResponseCode::Content, JSON, br#"{"format":50}"#.to_vec()),
@@ -130,11 +111,9 @@ impl Guest for Testkit {
                 ResponseCode::Content,
                 &std::env::var(ENV_VAR).unwrap_or_else(|_| "unset".into()),
             ),
-            "/test/created" => Response {
-                location_path: vec!["test".into(), "items".into(), "7".into()],
-                location_query: vec!["v=1".into()],
-                ..reply(ResponseCode::Created, TEXT, Vec::new())
-            },
+            "/test/created" => Response::created()
+                .with_location_path(["test", "items", "7"])
+                .with_location_query(["v=1"]),
             other => text(ResponseCode::NotFound, &format!("no resource {other}")),
         }
     }
@@ -176,47 +155,40 @@ fn file(request: &Request) -> Response {
 /// GET: the stored value (text, "0" at first); PUT: replaces it.
 fn observable(request: &Request) -> Response {
     if request.method == Method::Put {
-        return match key_value::set(OBSERVED_KEY, &request.payload) {
+        return match kv::set(OBSERVED_KEY, &request.payload) {
             Ok(()) => text(ResponseCode::Changed, ""),
             Err(error) => text(ResponseCode::InternalServerError, &format!("{error:?}")),
         };
     }
-    let value = key_value::get(OBSERVED_KEY)
+    let value = kv::get(OBSERVED_KEY)
         .ok()
         .flatten()
         .unwrap_or_else(|| b"0".to_vec());
-    Response {
-        max_age: Some(60),
-        ..reply(ResponseCode::Content, TEXT, value)
-    }
+    reply(ResponseCode::Content, TEXT, value).with_max_age(60)
 }
 
 /// Increments the observable value as a number and tells the host through
 /// the `observe` import; `?important` asks for a confirmable notification.
 fn notify(request: &Request) -> Response {
-    let current = key_value::get(OBSERVED_KEY)
+    let current = kv::get(OBSERVED_KEY)
         .ok()
         .flatten()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.parse::<u64>().ok())
         .unwrap_or(0);
     let next = (current + 1).to_string();
-    if let Err(error) = key_value::set(OBSERVED_KEY, next.as_bytes()) {
+    if let Err(error) = kv::set(OBSERVED_KEY, &next) {
         return text(ResponseCode::InternalServerError, &format!("{error:?}"));
     }
     let important = request.query.iter().any(|item| item == "important");
-    bindings::coapwasm::plugin::observe::changed(OBSERVABLE, important);
+    observe::changed(OBSERVABLE, important);
     text(ResponseCode::Changed, &next)
 }
 
 /// Sleeps for the `ms=N` query item, to let tests see how the host copes with
 /// a handler that takes long (separate responses, timeouts, concurrency).
 fn slow(request: &Request) -> Response {
-    let ms = match request
-        .query
-        .iter()
-        .find_map(|item| item.strip_prefix("ms="))
-    {
+    let ms = match request.query_value("ms") {
         None => DEFAULT_SLEEP_MS,
         Some(value) => match value.parse::<u64>() {
             Ok(ms) if ms <= MAX_SLEEP_MS => ms,
@@ -237,7 +209,7 @@ fn counter(method: Method) -> Response {
     let result = load_count().and_then(|count| {
         if method == Method::Post {
             let count = count + 1;
-            key_value::set(COUNT_KEY, count.to_string().as_bytes())
+            kv::set(COUNT_KEY, count.to_string())
                 .map_err(|error| format!("cannot store the count: {error:?}"))?;
             Ok((ResponseCode::Changed, count))
         } else {
@@ -251,7 +223,7 @@ fn counter(method: Method) -> Response {
 }
 
 fn load_count() -> Result<u64, String> {
-    match key_value::get(COUNT_KEY) {
+    match kv::get(COUNT_KEY) {
         Ok(None) => Ok(0),
         Ok(Some(bytes)) => std::str::from_utf8(&bytes)
             .ok()
@@ -297,24 +269,19 @@ fn method_name(method: Method) -> &'static str {
     }
 }
 
-fn reply(code: ResponseCode, content_format: u16, payload: Vec<u8>) -> Response {
-    Response {
-        code,
-        // A Content-Format without a payload would describe nothing.
-        content_format: (!payload.is_empty()).then_some(content_format),
-        max_age: None,
-        etag: None,
-        location_path: Vec::new(),
-        location_query: Vec::new(),
-        payload,
+fn reply(code: ResponseCode, content_format: ContentFormat, payload: Vec<u8>) -> Response {
+    // A Content-Format without a payload would describe nothing.
+    if payload.is_empty() {
+        return Response::new(code);
     }
+    Response::new(code).with_payload(content_format, payload)
 }
 
 fn text(code: ResponseCode, message: &str) -> Response {
     reply(code, TEXT, message.as_bytes().to_vec())
 }
 
-bindings::export!(Testkit with_types_in bindings);
+coapwasm_sdk::export!(Testkit);
 
 #[cfg(test)]
 mod tests {

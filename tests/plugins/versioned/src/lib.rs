@@ -19,20 +19,13 @@
 //! makes the handler sleep first, so a test can keep a request inside one
 //! version while the host switches to another.
 
-// The generated glue passes a flattened `request` record to `handle`, which
-// trips clippy's argument-count lint; it is not code we can shape.
-#[allow(clippy::too_many_arguments)]
-mod bindings {
-    wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
-}
-
 use std::time::Duration;
 
-use bindings::coapwasm::plugin::key_value;
-use bindings::coapwasm::plugin::types::{Method, Methods, ResourceDescription, ResponseCode};
-use bindings::{Guest, PluginDescription, Request, Response};
-
-const TEXT: u16 = 0;
+use coapwasm_sdk::content_format::TEXT_PLAIN;
+use coapwasm_sdk::{
+    Method, Methods, Plugin, PluginDescription, Request, ResourceDescription, Response,
+    ResponseCode, kv,
+};
 
 const COUNT_KEY: &str = "count";
 
@@ -57,52 +50,42 @@ const STATE_PATH: &str = "/versioned/state";
 
 struct Versioned;
 
-impl Guest for Versioned {
+impl Plugin for Versioned {
     fn describe() -> PluginDescription {
-        let resource = |path: &str, methods, observable| ResourceDescription {
-            path: path.into(),
-            methods,
-            observable,
-            content_formats: vec![TEXT],
-            sample_interval_ms: None,
-            attributes: Vec::new(),
-        };
-        PluginDescription {
-            name: "versioned".into(),
-            version: VERSION.0.into(),
-            resources: vec![
-                resource(VERSION_PATH, Methods::GET, true),
-                resource(STATE_PATH, Methods::GET | Methods::POST, false),
-            ],
-        }
-    }
-
-    fn sample(_path: String) -> bool {
-        false
+        PluginDescription::new("versioned", VERSION.0)
+            .resource(
+                ResourceDescription::new(VERSION_PATH, Methods::GET)
+                    .observable()
+                    .content_format(TEXT_PLAIN),
+            )
+            .resource(
+                ResourceDescription::new(STATE_PATH, Methods::GET | Methods::POST)
+                    .content_format(TEXT_PLAIN),
+            )
     }
 
     fn handle(request: Request) -> Response {
         match request.path.as_str() {
             VERSION_PATH => version(&request),
             STATE_PATH => state(request.method),
-            other => text(ResponseCode::NotFound, &format!("no resource {other}")),
+            other => Response::not_found(format!("no resource {other}")),
         }
     }
 }
 
 /// The version's answer, after sleeping for the `ms=N` query item if any.
 fn version(request: &Request) -> Response {
-    if let Some(value) = request.query.iter().find_map(|q| q.strip_prefix("ms=")) {
+    if let Some(value) = request.query_value("ms") {
         match value.parse::<u64>() {
             // On wasip2 this blocks on a wasi:clocks monotonic-clock pollable.
             Ok(ms) if ms <= MAX_SLEEP_MS => std::thread::sleep(Duration::from_millis(ms)),
             _ => {
                 let message = format!("ms must be a whole number up to {MAX_SLEEP_MS}");
-                return text(ResponseCode::BadRequest, &message);
+                return Response::bad_request(message);
             }
         }
     }
-    text(ResponseCode::Content, VERSION.1)
+    Response::text(VERSION.1)
 }
 
 /// GET reads the counter, POST increments it and answers the new value.
@@ -110,7 +93,7 @@ fn state(method: Method) -> Response {
     let result = load_count().and_then(|count| {
         if method == Method::Post {
             let count = count + 1;
-            key_value::set(COUNT_KEY, count.to_string().as_bytes())
+            kv::set(COUNT_KEY, count.to_string())
                 .map_err(|error| format!("cannot store the count: {error:?}"))?;
             Ok((ResponseCode::Changed, count))
         } else {
@@ -118,13 +101,13 @@ fn state(method: Method) -> Response {
         }
     });
     match result {
-        Ok((code, count)) => text(code, &count.to_string()),
-        Err(message) => text(ResponseCode::InternalServerError, &message),
+        Ok((code, count)) => Response::text(count.to_string()).with_code(code),
+        Err(message) => Response::internal_server_error(message),
     }
 }
 
 fn load_count() -> Result<u64, String> {
-    match key_value::get(COUNT_KEY) {
+    match kv::get(COUNT_KEY) {
         Ok(None) => Ok(0),
         Ok(Some(bytes)) => std::str::from_utf8(&bytes)
             .ok()
@@ -137,16 +120,4 @@ fn load_count() -> Result<u64, String> {
     }
 }
 
-fn text(code: ResponseCode, message: &str) -> Response {
-    Response {
-        code,
-        content_format: Some(TEXT),
-        max_age: None,
-        etag: None,
-        location_path: Vec::new(),
-        location_query: Vec::new(),
-        payload: message.as_bytes().to_vec(),
-    }
-}
-
-bindings::export!(Versioned with_types_in bindings);
+coapwasm_sdk::export!(Versioned);

@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# Measures coapwasm (GET /led and GET /info through their plugins) against
+# libcoap's coap-server-notls (GET /time, a small text payload like /led's)
+# and a trivial responder (the floor, and the load generator's ceiling), in
+# one run on this machine: 1, 16 and 64 requests in flight over 16 UDP
+# sockets, server pinned to one core and load generator to the other, plus 1
+# in flight with both on the server's core (latency without a cross-core
+# wake-up). Prints medians and the ratios coapwasm / libcoap, server CPU per
+# request, peak RSS and start-up time to the first answer with a warm
+# compile cache.
+#
+#   bash examples/bench.sh                 # 3 runs of 5 s per figure (~6 min)
+#   bash examples/bench.sh --quick         # 1 run of 1 s, to try a change
+#   bash examples/bench.sh --runs 5 --duration 10 --warmup 2 --no-build
+#
+# SERVER_CPU and GENERATOR_CPU (default 0 and 1) choose the cores. Raw
+# results are kept in target/bench/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+duration=5
+warmup=1
+build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --quick) runs=1; duration=1; warmup=0.5; shift ;;
+        --no-build) build=0; shift ;;
+        *) echo "usage: $0 [--runs N] [--duration S] [--warmup S] [--quick] [--no-build]" >&2; exit 2 ;;
+    esac
+done
+server_cpu=${SERVER_CPU:-0}
+generator_cpu=${GENERATOR_CPU:-1}
+sockets=16
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+apt_install() {
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+if ! command -v taskset >/dev/null; then
+    log "installing util-linux (taskset)"
+    apt_install util-linux
+fi
+if ! command -v coap-server-notls >/dev/null; then
+    log "installing libcoap3-bin (coap-server-notls)"
+    apt_install libcoap3-bin
+fi
+if [ "$build" = 1 ]; then
+    bash examples/setup.sh
+    log "building the load generator"
+    cargo build --release --locked -p coapwasm-bench
+fi
+
+coapwasm=target/release/coapwasm
+bench=target/release/coapwasm-bench
+for f in "$coapwasm" "$bench" target/plugins/led.wasm target/plugins/info.wasm; do
+    [ -e "$f" ] || { echo "$f is missing: run without --no-build" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The port in a server's "listening on ADDR" line, waiting at most 30 s.
+listening_port() {
+    local out=$1 pid=$2
+    for _ in $(seq 300); do
+        if grep -q '^listening on ' "$out" 2>/dev/null; then
+            sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out" | head -n 1
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || { echo "server $pid exited: $(cat "$out")" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "server $pid did not start within 30 s" >&2
+    return 1
+}
+
+kb() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$2/status"; }
+
+# Stops one server and forgets it, so that cleanup never signals a reused pid.
+stop() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    local kept=() pid
+    for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+}
+
+mkdir -p "$work/plugins"
+cp target/plugins/*.wasm "$work/plugins/"
+
+# The servers, all on the server core; an idle one costs the others nothing.
+log "starting the servers on CPU $server_cpu"
+taskset -c "$server_cpu" "$bench" --responder 127.0.0.1:0 >"$work/responder.out" 2>&1 &
+responder_pid=$!
+pids+=("$responder_pid")
+responder_port=$(listening_port "$work/responder.out" "$responder_pid")
+
+libcoap_port=$(free_port)
+taskset -c "$server_cpu" coap-server-notls -A 127.0.0.1 -p "$libcoap_port" >"$work/libcoap.out" 2>&1 &
+libcoap_pid=$!
+pids+=("$libcoap_pid")
+"$bench" "coap://127.0.0.1:$libcoap_port/time" --probe --duration 10 >/dev/null
+
+start_coapwasm() {
+    taskset -c "$server_cpu" "$coapwasm" serve --bind "127.0.0.1:$1" --plugins "$work/plugins" \
+        --data-dir "$work/data" --log-level warn >"$work/coapwasm.out" 2>"$work/coapwasm.err" &
+    coapwasm_pid=$!
+    pids+=("$coapwasm_pid")
+}
+start_coapwasm 0
+coapwasm_port=$(listening_port "$work/coapwasm.out" "$coapwasm_pid")
+coapwasm_idle_rss=$(kb VmRSS "$coapwasm_pid")
+
+servers=(
+    "responder coap://127.0.0.1:$responder_port/led $responder_pid"
+    "libcoap coap://127.0.0.1:$libcoap_port/time $libcoap_pid"
+    "coapwasm-led coap://127.0.0.1:$coapwasm_port/led $coapwasm_pid"
+    "coapwasm-info coap://127.0.0.1:$coapwasm_port/info $coapwasm_pid"
+)
+# in flight, and which core the generator runs on.
+cases=("1 $generator_cpu 1" "1 $server_cpu 1-same-core" "16 $generator_cpu 16" "64 $generator_cpu 64")
+
+mkdir -p target/bench
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results=target/bench/results-$stamp.jsonl
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+total=$((runs * ${#cases[@]} * ${#servers[@]}))
+n=0
+# Runs interleave the servers, so that a change in the machine's load over the
+# minutes of a run touches every server alike.
+for run in $(seq "$runs"); do
+    for c in "${cases[@]}"; do
+        read -r in_flight cpu case <<<"$c"
+        for s in "${servers[@]}"; do
+            read -r name uri pid <<<"$s"
+            n=$((n + 1))
+            log "[$n/$total] run $run: $name, $case in flight"
+            line=$(taskset -c "$cpu" "$bench" "$uri" --in-flight "$in_flight" --sockets "$sockets" \
+                --duration "$duration" --warmup "$warmup" --server-pid "$pid" --json)
+            printf '{"server":"%s","case":"%s","run":%d,"result":%s}\n' \
+                "$name" "$case" "$run" "$line" >>"$results"
+        done
+    done
+done
+coapwasm_peak_rss=$(kb VmHWM "$coapwasm_pid")
+libcoap_peak_rss=$(kb VmHWM "$libcoap_pid")
+
+# Start-up to the first answer with a warm compile cache: the probe is
+# already sending GET /info (one a millisecond) when the host is started.
+stop "$coapwasm_pid"
+startups=()
+for _ in $(seq "$runs"); do
+    port=$(free_port)
+    "$bench" "coap://127.0.0.1:$port/info" --probe --duration 30 >"$work/probe.out" &
+    probe_pid=$!
+    pids+=("$probe_pid")
+    sleep 0.2
+    started=$(date +%s%N)
+    start_coapwasm "$port"
+    wait "$probe_pid"
+    stop "$probe_pid"
+    answered=$(cut -d' ' -f1 "$work/probe.out")
+    startups+=($(((answered - started) / 1000000)))
+    stop "$coapwasm_pid"
+done
+
+python3 - "$results" "$stamp" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$coapwasm_idle_rss" "$coapwasm_peak_rss" "$libcoap_peak_rss" "${startups[*]}" \
+    "$runs" "$duration" <<'EOF'
+import json, statistics, sys
+
+(path, stamp, load_before, load_after, idle_rss, peak_rss, libcoap_rss,
+ startups, runs, duration) = sys.argv[1:]
+rows = {}
+for line in open(path):
+    r = json.loads(line)
+    rows.setdefault((r["server"], r["case"]), []).append(r["result"])
+
+def median(server, case, key):
+    values = []
+    for result in rows.get((server, case), []):
+        value = result
+        for k in key.split("."):
+            value = value.get(k) if isinstance(value, dict) else None
+        if value is not None:
+            values.append(value)
+    return statistics.median(values) if values else float("nan")
+
+def total(server, case, key):
+    return sum(r[key] for r in rows.get((server, case), []))
+
+def codes(server, case):
+    seen = {}
+    for r in rows.get((server, case), []):
+        for code, count in r["codes"].items():
+            seen[code] = seen.get(code, 0) + count
+    return ", ".join(f"{c}" for c in sorted(seen)) or "none"
+
+servers = ["responder", "libcoap", "coapwasm-led", "coapwasm-info"]
+labels = {"responder": "trivial responder", "libcoap": "libcoap 4.3.1 GET /time",
+          "coapwasm-led": "coapwasm GET /led", "coapwasm-info": "coapwasm GET /info"}
+cases = ["1", "1-same-core", "16", "64"]
+case_labels = {"1": "1", "1-same-core": "1 (one core)", "16": "16", "64": "64"}
+
+print(f"\n## {stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]} UTC, "
+      f"medians of {runs} runs of {duration} s, load average {load_before} -> {load_after}\n")
+print("| in flight | server | req/s | p50 µs | p90 µs | p99 µs | server CPU µs/req | timeouts | codes |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+for case in cases:
+    for s in servers:
+        if (s, case) not in rows:
+            continue
+        print(f"| {case_labels[case]} | {labels[s]} | {median(s, case, 'rate'):,.0f} "
+              f"| {median(s, case, 'latency_us.p50'):.1f} | {median(s, case, 'latency_us.p90'):.1f} "
+              f"| {median(s, case, 'latency_us.p99'):.1f} "
+              f"| {median(s, case, 'server_cpu_us_per_request'):.2f} "
+              f"| {total(s, case, 'timeouts')} | {codes(s, case)} |")
+
+print("\ncoapwasm / libcoap (req/s: higher is better; p50, p99, CPU: lower is better)\n")
+print("| in flight | resource | req/s | p50 | p99 | CPU/req |")
+print("|---|---|---:|---:|---:|---:|")
+ratio = {}
+for case in cases:
+    for s in ["coapwasm-led", "coapwasm-info"]:
+        r = {k: median(s, case, k) / median("libcoap", case, k)
+             for k in ["rate", "latency_us.p50", "latency_us.p99", "server_cpu_us_per_request"]}
+        ratio[(s, case)] = r
+        print(f"| {case_labels[case]} | {s[9:]} | {r['rate']:.2f}× | {r['latency_us.p50']:.2f}× "
+              f"| {r['latency_us.p99']:.2f}× | {r['server_cpu_us_per_request']:.2f}× |")
+
+startups = [int(x) for x in startups.split()]
+mib = lambda kb: int(kb) / 1024
+print(f"\nmemory: coapwasm {mib(idle_rss):.1f} MiB RSS idle after start-up, {mib(peak_rss):.1f} MiB peak (VmHWM); "
+      f"libcoap {mib(libcoap_rss):.1f} MiB peak")
+print(f"start-up to the first answer (GET /info, warm compile cache): median {statistics.median(startups)} ms "
+      f"of {startups}")
+for case in ["16", "64"]:
+    print(f"load generator against the trivial responder at {case}: "
+          f"{median('responder', case, 'rate'):,.0f} req/s using "
+          f"{100 * median('responder', case, 'generator_cpu_share'):.0f}% of its core "
+          f"({median('responder', case, 'generator_cpu_us_per_request'):.2f} µs CPU/req)")
+
+print("\nissue 8 targets:")
+def check(ok, text):
+    print(f"  [{'x' if ok else ' '}] {text}")
+for case in ["16", "64"]:
+    for s in ["coapwasm-led", "coapwasm-info"]:
+        r = ratio[(s, case)]
+        check(r["rate"] >= 1.2 and r["latency_us.p99"] < 1,
+              f"{case} in flight, {s[9:]}: req/s {r['rate']:.2f}× libcoap (≥ 1.2×), p99 {r['latency_us.p99']:.2f}× (< 1×)")
+for s in ["coapwasm-led", "coapwasm-info"]:
+    r = ratio[(s, "1-same-core")]
+    check(r["latency_us.p50"] <= 1, f"1 in flight on one core, {s[9:]}: p50 {r['latency_us.p50']:.2f}× libcoap (≤ 1×)")
+    r = ratio[(s, "16")]
+    check(r["server_cpu_us_per_request"] <= 1,
+          f"server CPU per request at 16, {s[9:]}: {r['server_cpu_us_per_request']:.2f}× libcoap (≤ 1×)")
+check(mib(peak_rss) < 40, f"host RSS with the example plugins {mib(peak_rss):.1f} MiB (< 40 MiB)")
+check(statistics.median(startups) < 200, f"start-up to first answer {statistics.median(startups)} ms (< 200 ms)")
+print(f"\nraw results: {path}")
+EOF

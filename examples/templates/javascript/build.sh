@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds a coapwasm plugin written in JavaScript: the module app.js (and the
+# modules it imports) in the plugin's folder (default: this script's folder;
+# else the folder given as $1) becomes
+# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root.
+#
+# jco's QuickJS backend (componentize-qjs: the QuickJS-NG engine, its state
+# after app.js's top level snapshotted into the component) does the work:
+# a call costs tens of microseconds there, hundreds in jco's default
+# StarlingMonkey backend (README, "Writing a plugin"). Its sync runtime,
+# since the host does not enable component-model async.
+#
+# A plugin that needs more imports than the world gives (WASI randomness,
+# say) keeps a wit/ folder of its own: a package whose world `plugin`
+# includes coapwasm:plugin/plugin@0.2.0 and adds them, with their WIT under
+# wit/deps/; build.sh adds the repository's wit/plugin.wit as a dependency.
+#
+# jco is pinned by package.json and package-lock.json in the plugin's folder
+# and installed there (into node_modules/) when missing or older than the
+# lockfile; Node.js and npm come from Debian if missing.
+#
+# Idempotent, never prompts. Copy this folder to plugins/<name>/ to start a
+# plugin; see "Writing a plugin" in README.md.
+set -euo pipefail
+
+plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
+name=$(basename "$plugin_dir")
+
+# The repository root: the nearest folder above that holds wit/plugin.wit.
+root=$(dirname "$plugin_dir")
+until [ -f "$root/wit/plugin.wit" ]; do
+    if [ "$root" = / ]; then
+        echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
+        exit 1
+    fi
+    root=$(dirname "$root")
+done
+cd "$root"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing Node.js and npm (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm </dev/null
+fi
+
+# npm writes node_modules/.package-lock.json last: while it is newer than
+# the lockfile, the install is complete and current. `npm install` follows
+# the lockfile; not `npm ci`, which refuses it because it lacks some native
+# binaries of other platforms (optional dependencies) that the registry
+# this was locked against did not carry.
+if [ ! "$plugin_dir/node_modules/.package-lock.json" -nt "$plugin_dir/package-lock.json" ]; then
+    log "installing jco into $plugin_dir/node_modules (npm install, from package-lock.json)"
+    (cd "$plugin_dir" && npm install --no-save --no-audit --no-fund --loglevel=error </dev/null)
+fi
+
+wit=$root/wit
+if [ -d "$plugin_dir/wit" ]; then
+    wit=$(mktemp -d)
+    trap 'rm -rf "$wit"' EXIT
+    cp -r "$plugin_dir/wit/." "$wit/"
+    mkdir -p "$wit/deps/coapwasm-plugin"
+    cp "$root/wit/plugin.wit" "$wit/deps/coapwasm-plugin/"
+fi
+
+out=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin
+mkdir -p "$out"
+log "building the JavaScript plugin $name ($plugin_dir)"
+# jco resolves paths from the source's folder: give it absolute ones. The
+# result is written beside its place and renamed into it, so that a host
+# watching a copy never sees half a component.
+"$plugin_dir/node_modules/.bin/jco" componentize "$plugin_dir/app.js" \
+    --wit "$wit" --world-name plugin \
+    --backend quickjs --backend-qjs-disable-async \
+    -o "$(cd "$out" && pwd)/.$name.wasm.tmp" >/dev/null
+mv -f "$out/.$name.wasm.tmp" "$out/$name.wasm"
+log "built $out/$name.wasm"

@@ -1,0 +1,30 @@
+//! The plugin's namespace in the host's key-value store (the `key-value`
+//! import): the place for state that must outlive one call, since the host
+//! may run several instances of a plugin and replaces one that trapped.
+//! A write is on disk when the call returns.
+
+use crate::wit::coapwasm::plugin::key_value;
+
+/// Why a store operation failed: the key or value is too large for the host,
+/// or the store itself failed.
+pub use key_value::Error;
+
+/// The value stored under `key`, or `None` if there is none.
+pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+    key_value::get(key)
+}
+
+/// Stores `value` under `key`, replacing any earlier value.
+pub fn set(key: &str, value: impl AsRef<[u8]>) -> Result<(), Error> {
+    key_value::set(key, value.as_ref())
+}
+
+/// Removes `key`; `true` if it was there.
+pub fn delete(key: &str) -> Result<bool, Error> {
+    key_value::delete(key)
+}
+
+/// Every key in the namespace, sorted.
+pub fn keys() -> Result<Vec<String>, Error> {
+    key_value::keys()
+}

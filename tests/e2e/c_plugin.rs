@@ -1,0 +1,163 @@
+//! The humidity example plugin, written in C (plugins/humidity, built with
+//! clang, wasi-libc, wit-bindgen's C generator and the WASI preview1 reactor
+//! adapter): served, discovered, observed and hot-reloaded like a Rust one.
+
+use std::time::{Duration, Instant};
+
+use coapwasm_tests::{CoapClient, Code, Server, artifacts, link_format, rebuild};
+
+const FILE: &str = "humidity.wasm";
+
+/// How long a reload of the C component may take; far beyond what it needs
+/// (it compiles in tens of milliseconds).
+const RELOAD_WAIT: Duration = Duration::from_secs(20);
+
+/// The reading in a JSON body: `{"unit":"percent-rh","value":N}` within the
+/// simulation's bounds.
+fn assert_json_reading(json: &serde_json::Value) -> f64 {
+    assert_eq!(json["unit"], "percent-rh", "{json}");
+    let value = json["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no numeric value in {json}"));
+    assert!((30.0..=70.0).contains(&value), "out of range: {json}");
+    value
+}
+
+/// RFC 7252 §5.8.1 and §5.10.4: GET answers JSON by default and text/plain
+/// for Accept 0, the reading at 0.1 %RH resolution; through coap-client.
+#[test]
+fn get_returns_a_reading_in_either_format() {
+    let server = Server::with_plugins(&["humidity"]);
+    let uri = server.uri("/humidity");
+
+    let output = CoapClient::get(&uri).run();
+    output.assert_code("2.05");
+    assert_json_reading(&output.payload_json());
+    assert_eq!(
+        output.response().option("Content-Format"),
+        Some("application/json"),
+        "{}",
+        output.shown()
+    );
+
+    let output = CoapClient::get(&uri).accept(0).run();
+    output.assert_code("2.05");
+    let text = output.payload_text();
+    let number = text
+        .strip_suffix(" %RH")
+        .unwrap_or_else(|| panic!("not `N.N %RH`: {text:?}"));
+    let value: f64 = number
+        .parse()
+        .unwrap_or_else(|_| panic!("not a number: {text:?}"));
+    assert!((30.0..=70.0).contains(&value), "out of range: {text:?}");
+
+    // 4.06 from the host, not the plugin: JSON and text are all it declared.
+    CoapClient::get(&uri).accept(60).run().assert_code("4.06");
+}
+
+/// RFC 6690 §4: /.well-known/core lists /humidity with the link attributes
+/// its describe() gave, `ct` for both formats and `obs`.
+#[test]
+fn discovery_lists_the_resource() {
+    let server = Server::with_plugins(&["humidity", "led"]);
+    let output = CoapClient::get(&server.uri("/.well-known/core")).run();
+    output.assert_code("2.05");
+    let links = link_format::parse(output.payload_text())
+        .unwrap_or_else(|e| panic!("not link-format ({e})\n{}", output.shown()));
+    assert_eq!(link_format::targets(&links), ["/humidity", "/led"]);
+    let humidity = link_format::find(&links, "/humidity");
+    assert_eq!(humidity.value("ct"), Some("50 0"));
+    assert_eq!(humidity.value("rt"), Some("humidity-rh"));
+    assert_eq!(humidity.value("if"), Some("sensor"));
+    assert_eq!(humidity.value("title"), Some("Relative humidity"));
+    assert!(humidity.has_flag("obs"), "{humidity:?}");
+}
+
+/// RFC 7641 §4.2: the host samples the sensor every 2 s; each sample moves
+/// the random walk kept in the key-value store, and an observer is notified
+/// of a new reading. A sample stays put with probability 1/11, so two
+/// different readings within 14 s fail to come only if six samples in a row
+/// stay put (about 2e-6).
+#[test]
+fn observers_see_the_sampled_reading_move() {
+    let server = Server::with_plugins(&["humidity"]);
+    let client = CoapClient::get(&server.uri("/humidity"))
+        .accept(0)
+        .observe(16)
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(14);
+    let readings = loop {
+        let readings: Vec<String> = client
+            .received_so_far()
+            .iter()
+            .filter(|m| m.code == "2.05" && m.option("Observe").is_some())
+            .filter_map(|m| m.payload().map(str::to_string))
+            .collect();
+        let mut distinct = readings.clone();
+        distinct.dedup();
+        if distinct.len() >= 2 || Instant::now() >= deadline {
+            break distinct;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        readings.len() >= 2,
+        "no change notified within 14 s: {readings:?}\n{}",
+        client.trace_so_far()
+    );
+    assert!(
+        readings.iter().all(|r| r.ends_with(" %RH")),
+        "notifications keep the observer's Accept: {readings:?}"
+    );
+}
+
+/// Hot reload: another build of the component dropped over the file is
+/// compiled and swapped in while requests keep being answered.
+#[test]
+fn another_build_replaces_it_while_it_serves() {
+    let server = Server::with_plugins(&["humidity"]);
+    let mut peer = server.peer();
+    let response = peer.get("/humidity");
+    assert_eq!(response.code, Code::CONTENT, "{response}");
+
+    let path = artifacts::plugin(FILE);
+    let original = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
+    let rebuilt = rebuild::with_custom_section(&original, "coapwasm-test", b"build 2");
+    server
+        .plugins_folder()
+        .write_then_rename(".humidity.wasm.tmp", FILE, &rebuilt);
+
+    // Requests during the reload: the old version serves until the new one is
+    // ready. Bounded by RELOAD_WAIT.
+    let deadline = Instant::now() + RELOAD_WAIT;
+    let mut during = 0;
+    let upgraded = loop {
+        if let Some(line) = server
+            .log_lines(|l| l.contains("upgraded plugin") && l.contains("plugin=\"humidity\""))
+            .pop()
+        {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no `upgraded plugin` line for humidity within {RELOAD_WAIT:?}; log:\n{}",
+            server.stderr()
+        );
+        let response = peer.get("/humidity");
+        assert_eq!(
+            response.code,
+            Code::CONTENT,
+            "during the reload: {response}"
+        );
+        during += 1;
+    };
+    assert!(upgraded.contains("cached=false"), "a new build: {upgraded}");
+    assert!(during > 0, "no request was made during the reload");
+
+    let response = peer.get("/humidity");
+    assert_eq!(response.code, Code::CONTENT, "{response}");
+    assert_json_reading(&response.payload_json());
+    CoapClient::get(&server.uri("/humidity"))
+        .run()
+        .assert_code("2.05");
+}
