@@ -31,6 +31,7 @@ fn request_path(c: &mut Criterion) {
         Arc::new(Router::new(table)),
         config.blockwise.max_block_size,
         config.blockwise.max_body_size,
+        config.blockwise.amplification_factor,
     );
     let limits = config.upload_limits();
     let mut transfers = Transfers {
@@ -57,12 +58,18 @@ fn request_path(c: &mut Criterion) {
                         let Some(Action::Deliver { exchange, request }) = actions.pop() else {
                             panic!("the request was not delivered: {actions:?}");
                         };
-                        let response =
-                            match exchanges.dispatch(request, peer, true, &mut transfers, now) {
-                                Dispatch::Call(call) => call.run().await.response,
-                                Dispatch::Respond(response) => response,
-                                Dispatch::Reject => panic!("rejected"),
-                            };
+                        let response = match exchanges.dispatch(
+                            request,
+                            peer,
+                            true,
+                            usize::from(exchange.size),
+                            &mut transfers,
+                            now,
+                        ) {
+                            Dispatch::Call(call) => call.run().await.response,
+                            Dispatch::Respond(response) => response,
+                            Dispatch::Reject => panic!("rejected"),
+                        };
                         layer.on_response(exchange, response, Instant::now(), &mut actions);
                         assert!(matches!(actions.last(), Some(Action::Send { .. })));
                     }

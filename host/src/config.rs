@@ -276,6 +276,18 @@ impl Config {
         }
     }
 
+    /// The plugin runtime's limits, before any manifest's overrides.
+    pub fn runtime_limits(&self) -> crate::runtime::RuntimeLimits {
+        let r = &self.runtime;
+        crate::runtime::RuntimeLimits {
+            max_instances: r.max_instances_per_plugin,
+            call_timeout: Duration::from_millis(r.call_timeout_ms),
+            max_cpu_per_call: Duration::from_millis(r.max_cpu_ms_per_call),
+            max_memory: r.max_memory_bytes,
+            max_table_elements: r.max_table_elements,
+        }
+    }
+
     /// The block-wise upload limits.
     pub fn upload_limits(&self) -> crate::exchange::blockwise::UploadLimits {
         let b = &self.blockwise;

@@ -16,7 +16,7 @@ use crate::observation_store::ObservationStore;
 use crate::plugin_folder::PluginSet;
 use crate::reload::{self, Reloader};
 use crate::router::Router;
-use crate::runtime::{HostContext, Runtime, RuntimeLimits};
+use crate::runtime::{HostContext, Runtime};
 use crate::sampler;
 use crate::socket::{self, EndpointLimits, Shared};
 
@@ -54,13 +54,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let host = Arc::new(HostContext::new(config.device_id.clone(), Arc::new(kv)));
     let runtime = Runtime::new(
         host.clone(),
-        RuntimeLimits {
-            max_instances: config.runtime.max_instances_per_plugin,
-            call_timeout: Duration::from_millis(config.runtime.call_timeout_ms),
-            max_cpu_per_call: Duration::from_millis(config.runtime.max_cpu_ms_per_call),
-            max_memory: config.runtime.max_memory_bytes,
-            max_table_elements: config.runtime.max_table_elements,
-        },
+        config.runtime_limits(),
         &config.data_dir.join("cache"),
     )?;
 

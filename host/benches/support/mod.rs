@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use coapwasm::config::Config;
 use coapwasm::kv_store::KvStore;
@@ -31,13 +30,7 @@ pub fn component(name: &str) -> PathBuf {
 
 /// The runtime limits `coapwasm serve` uses by default.
 pub fn default_limits() -> RuntimeLimits {
-    let runtime = Config::default().runtime;
-    RuntimeLimits {
-        max_instances: runtime.max_instances_per_plugin,
-        call_timeout: Duration::from_millis(runtime.call_timeout_ms),
-        max_cpu_per_call: Duration::from_millis(runtime.max_cpu_ms_per_call),
-        max_memory: runtime.max_memory_bytes,
-    }
+    Config::default().runtime_limits()
 }
 
 /// A runtime over a fresh data folder (kept for the process's life).
