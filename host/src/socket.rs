@@ -270,10 +270,10 @@ impl Endpoint {
             } => {
                 self.pending -= 1;
                 let mut response = answer.response;
-                if let Some((path, whole)) = answer.held {
+                if let Some((key, whole)) = answer.held {
                     self.transfers
                         .responses
-                        .hold(exchange.key.peer, &path, whole, Instant::now());
+                        .hold(exchange.key.peer, key, whole, Instant::now());
                 }
                 self.observe_outcome(&exchange, observe, &mut response);
                 self.layer

@@ -119,7 +119,9 @@ fn a_new_instance_throws_other_dice() {
     let mut server = Server::builder().plugins(&["dice"]).fixed_port().start();
     let mut peer = server.peer();
     let mut first_throw = || {
-        let response = peer.get("/dice?count=30");
+        // Block by block if the answer is larger than the host sends whole.
+        let request = peer.con(Code::GET, "/dice?count=30");
+        let response = peer.fetch(&request);
         assert_eq!(response.code, Code::CONTENT, "{response}");
         rolls(&response.payload_json(), 6)
     };

@@ -2,7 +2,7 @@
 //! Block2 blocks and reassembles Block1 uploads, so that plugins only ever see
 //! whole bodies. Pure state and functions; the socket loop applies them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -167,14 +167,41 @@ struct Upload {
     last_block: Instant,
 }
 
-/// Responses to requests that are not safe to repeat (POST, PUT, ...) and
-/// do not fit one message, kept so that the client can fetch their later
-/// blocks without the request being processed again (§3.3, Figure 8).
-/// Keyed by endpoint and path; bounded in number and age.
+/// Whole responses that went out block-wise, kept so that the later blocks
+/// a client asks for come from the same representation:
+/// - for a request that is not safe to repeat (POST, PUT, ...), so that it
+///   is not processed again (§3.3, Figure 8);
+/// - for a GET, so that a representation that changes on every call (a
+///   random number, a clock) is still fetched whole, and the plugin is called
+///   once per transfer rather than once per block (§2.4 lets a server keep
+///   such state; a client that starts again from block 0 gets a fresh one).
+///
+/// Keyed by endpoint and [`request_key`]; bounded in number and age, oldest
+/// first.
 pub struct HeldResponses {
-    entries: HashMap<(SocketAddr, String), (Packet, Instant)>,
+    // Each with when it was held and the number of that hold.
+    entries: HashMap<(SocketAddr, String), (Packet, Instant, u64)>,
+    // Holds in order, which is also age order; a key held again leaves a
+    // stale entry here (its number no longer matches), skipped when it
+    // comes up.
+    order: VecDeque<(Instant, u64, (SocketAddr, String))>,
+    holds: u64,
     lifetime: Duration,
     capacity: usize,
+}
+
+/// What tells two requests' representations apart: path, query and Accept.
+pub fn request_key(path: &str, query: &[String], accept: Option<u16>) -> String {
+    let mut key = String::with_capacity(path.len() + 8);
+    key.push_str(path);
+    for (i, item) in query.iter().enumerate() {
+        key.push(if i == 0 { '?' } else { '&' });
+        key.push_str(item);
+    }
+    if let Some(accept) = accept {
+        key.push_str(&format!("#{accept}"));
+    }
+    key
 }
 
 impl HeldResponses {
@@ -182,35 +209,45 @@ impl HeldResponses {
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         HeldResponses {
             entries: HashMap::new(),
+            order: VecDeque::new(),
+            holds: 0,
             lifetime,
             capacity,
         }
     }
 
-    /// Keeps `response` for later blocks of `peer`'s request to `path`.
-    pub fn hold(&mut self, peer: SocketAddr, path: &str, response: Packet, now: Instant) {
+    /// Keeps `response` for later blocks of `peer`'s request `key`.
+    pub fn hold(&mut self, peer: SocketAddr, key: String, response: Packet, now: Instant) {
         self.expire(now);
-        if self.entries.len() >= self.capacity {
-            // Full: the oldest goes; its client gets 4.08 for later blocks.
-            if let Some(oldest) = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, at))| *at)
-                .map(|(key, _)| key.clone())
-            {
-                self.entries.remove(&oldest);
-            }
+        while self.entries.len() >= self.capacity && self.evict_oldest() {}
+        if self.order.len() >= 2 * self.capacity {
+            // Keys held again and again leave stale entries: drop them.
+            let entries = &self.entries;
+            self.order
+                .retain(|(_, hold, key)| entries.get(key).is_some_and(|(_, _, h)| h == hold));
         }
+        self.holds += 1;
+        self.order.push_back((now, self.holds, (peer, key.clone())));
         self.entries
-            .insert((peer, path.to_owned()), (response, now));
+            .insert((peer, key), (response, now, self.holds));
     }
 
-    /// The response held for `peer` and `path`, if still there.
-    pub fn get(&mut self, peer: SocketAddr, path: &str, now: Instant) -> Option<&Packet> {
+    /// The response held for `peer`'s request `key`, if still there.
+    pub fn get(&mut self, peer: SocketAddr, key: &str, now: Instant) -> Option<&Packet> {
         self.expire(now);
         self.entries
-            .get(&(peer, path.to_owned()))
-            .map(|(response, _)| response)
+            .get(&(peer, key.to_owned()))
+            .map(|(response, _, _)| response)
+    }
+
+    /// Forgets every response held for a request to `path`, whatever its
+    /// query or Accept: the resource is changing, so a transfer under way
+    /// must not finish with blocks of the old representation.
+    pub fn forget_path(&mut self, path: &str) {
+        self.entries.retain(|(_, key), _| {
+            let rest = key.strip_prefix(path);
+            !rest.is_some_and(|rest| rest.is_empty() || rest.starts_with(['?', '#']))
+        });
     }
 
     /// How many responses are held.
@@ -225,9 +262,24 @@ impl HeldResponses {
 
     /// Forgets responses older than the lifetime.
     pub fn expire(&mut self, now: Instant) {
-        let lifetime = self.lifetime;
-        self.entries
-            .retain(|_, (_, at)| now.duration_since(*at) < lifetime);
+        while let Some((at, _, _)) = self.order.front() {
+            if now.duration_since(*at) < self.lifetime {
+                break;
+            }
+            self.evict_oldest();
+        }
+    }
+
+    /// Drops the oldest entry; false when there was none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some((_, hold, key)) = self.order.pop_front() else {
+            return false;
+        };
+        // Only if not held again since.
+        if self.entries.get(&key).is_some_and(|(_, _, h)| *h == hold) {
+            self.entries.remove(&key);
+        }
+        true
     }
 }
 
@@ -531,5 +583,75 @@ mod tests {
         assert_eq!(step, UploadStep::Continue(Block::new(0, true, 32)));
         let step = uploads.receive(peer(1), "/fw", Block::new(2, false, 32), None, &[1; 4], now);
         assert!(matches!(step, UploadStep::Complete { body, .. } if body.len() == 68));
+    }
+
+    fn held_packet(payload: &[u8]) -> Packet {
+        let mut packet = Packet::new();
+        packet.payload = payload.to_vec();
+        packet
+    }
+
+    #[test]
+    fn request_key_tells_query_and_accept_apart() {
+        let query = ["count=50".to_owned(), "x".to_owned()];
+        assert_eq!(request_key("/dice", &[], None), "/dice");
+        assert_eq!(
+            request_key("/dice", &query, Some(50)),
+            "/dice?count=50&x#50"
+        );
+    }
+
+    #[test]
+    fn held_responses_are_per_peer_and_key_and_forgotten_by_path() {
+        let now = Instant::now();
+        let mut held = HeldResponses::new(Duration::from_secs(60), 8);
+        held.hold(peer(1), "/a?x".to_owned(), held_packet(b"1"), now);
+        held.hold(peer(1), "/ab".to_owned(), held_packet(b"2"), now);
+        assert!(held.get(peer(2), "/a?x", now).is_none());
+        assert_eq!(held.get(peer(1), "/a?x", now).unwrap().payload, b"1");
+        held.forget_path("/a");
+        assert!(held.get(peer(1), "/a?x", now).is_none());
+        assert_eq!(held.get(peer(1), "/ab", now).unwrap().payload, b"2");
+    }
+
+    #[test]
+    fn held_responses_go_oldest_first_and_with_age() {
+        let start = Instant::now();
+        let mut held = HeldResponses::new(Duration::from_secs(60), 2);
+        held.hold(peer(1), "/a".to_owned(), held_packet(b"a"), start);
+        held.hold(
+            peer(1),
+            "/b".to_owned(),
+            held_packet(b"b"),
+            start + Duration::from_secs(1),
+        );
+        // Held again: its first entry in the age order is stale, not evicted.
+        held.hold(
+            peer(1),
+            "/a".to_owned(),
+            held_packet(b"a2"),
+            start + Duration::from_secs(2),
+        );
+        held.hold(
+            peer(1),
+            "/c".to_owned(),
+            held_packet(b"c"),
+            start + Duration::from_secs(3),
+        );
+        let now = start + Duration::from_secs(3);
+        assert!(held.get(peer(1), "/b", now).is_none(), "the oldest went");
+        assert_eq!(held.get(peer(1), "/a", now).unwrap().payload, b"a2");
+        assert_eq!(held.len(), 2);
+        let later = start + Duration::from_secs(62);
+        assert!(held.get(peer(1), "/a", later).is_none());
+        assert!(held.get(peer(1), "/c", later).is_some());
+        for i in 0..100 {
+            held.hold(peer(1), "/c".to_owned(), held_packet(b"c"), later);
+            assert!(
+                held.order.len() <= 5,
+                "after {i} holds: {}",
+                held.order.len()
+            );
+        }
     }
 }

@@ -139,9 +139,9 @@ impl Blocks {
 pub struct Answer {
     /// The response to send: one block of it if it is large.
     pub response: Packet,
-    /// For a request that is not safe to repeat, the whole response when it
-    /// takes several blocks: the path and the response, to hold for the
-    /// client's requests of the later blocks (RFC 7959 §3.3).
+    /// The whole response when it takes several blocks, with its
+    /// [`blockwise::request_key`]: held for the client's requests of the
+    /// later blocks (RFC 7959 §2.4, §3.3).
     pub held: Option<(String, Packet)>,
 }
 
@@ -149,10 +149,10 @@ impl PluginCall {
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;
-        let safe = matches!(self.request.method, Method::Get | Method::Fetch);
-        let path = self.request.path.clone();
+        let key =
+            blockwise::request_key(&self.request.path, &self.request.query, self.request.accept);
         let whole = self.answer().await;
-        let held = (!safe && blocks.splits(&whole)).then(|| (path, whole.clone()));
+        let held = blocks.splits(&whole).then(|| (key, whole.clone()));
         Answer {
             response: blocks.apply(whole),
             held,
@@ -253,13 +253,20 @@ impl ExchangeLayer {
             ));
         }
 
-        // A later block of a large response to an unsafe request comes from
-        // the response held for it; the request is not processed again.
+        // A later block of a large response comes from the response held
+        // for it: the request is not processed again, and every block is of
+        // one representation.
         if options.block2.is_some_and(|block| block.num > 0)
-            && !matches!(options.method, Method::Get | Method::Fetch)
-            && let Some(whole) = transfers.responses.get(source, &options.path, now)
+            && let Some(whole) = transfers.responses.get(
+                source,
+                &blockwise::request_key(&options.path, &options.query, options.accept),
+                now,
+            )
         {
             return respond(whole.clone());
+        }
+        if !matches!(options.method, Method::Get | Method::Fetch) {
+            transfers.responses.forget_path(&options.path);
         }
 
         if let Some(block1) = options.block1 {
