@@ -4,7 +4,8 @@
 //! §4 and §5.2) and the request's option processing (§5.4). Every request
 //! delivered is answered, half at once (piggybacked) and half after the
 //! empty-ACK deadline (separate CON), and the clock then runs until nothing is
-//! due. Besides "no panic": whatever the host sends parses as CoAP, and no
+//! due, all of it twice, with the RFC's parameters and with cramped ones.
+//! Besides "no panic": whatever the host sends parses as CoAP, and no
 //! confirmable message of the host's is still outstanding at the end.
 #![no_main]
 
@@ -22,8 +23,27 @@ use libfuzzer_sys::fuzz_target;
 /// Enough timer turns for every retransmission of every message to run out.
 const MAX_TIMER_TURNS: usize = 1000;
 
+/// The RFC's defaults, and a cramped configuration whose deduplication cache
+/// forgets after two messages (the eviction paths of §4.5) and that
+/// retransmits once.
+fn configurations() -> [TransmissionParameters; 2] {
+    let default = TransmissionParameters::default();
+    let cramped = TransmissionParameters {
+        max_retransmit: 1,
+        deduplication_capacity: 2,
+        ..default
+    };
+    [default, cramped]
+}
+
 fuzz_target!(|input: &[u8]| {
-    let parameters = TransmissionParameters::default();
+    for parameters in configurations() {
+        through_message_layer(parameters, input);
+    }
+});
+
+/// The datagrams of `input` through one message layer, and what follows.
+fn through_message_layer(parameters: TransmissionParameters, input: &[u8]) {
     let mut layer = MessageLayer::new(parameters, 0);
     let mut now = Instant::now();
     let mut actions = Vec::new();
@@ -69,7 +89,7 @@ fuzz_target!(|input: &[u8]| {
         now + parameters.exchange_lifetime() + Duration::from_secs(1),
         &mut actions,
     );
-});
+}
 
 /// Answers what the layer delivered (now, or later in `deferred`) and checks
 /// what it sends.
