@@ -188,11 +188,11 @@ done
 
 python3 - "$results" "$stamp" "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" \
     "$coapwasm_idle_rss" "$coapwasm_peak_rss" "$libcoap_peak_rss" "${startups[*]}" \
-    "$runs" "$duration" <<'EOF'
+    "$runs" "$duration" "$(cd "$work/plugins" && echo *.wasm)" <<'EOF'
 import json, statistics, sys
 
 (path, stamp, load_before, load_after, idle_rss, peak_rss, libcoap_rss,
- startups, runs, duration) = sys.argv[1:]
+ startups, runs, duration, plugins) = sys.argv[1:]
 rows = {}
 for line in open(path):
     r = json.loads(line)
@@ -252,7 +252,8 @@ for case in cases:
 
 startups = [int(x) for x in startups.split()]
 mib = lambda kb: int(kb) / 1024
-print(f"\nmemory: coapwasm {mib(idle_rss):.1f} MiB RSS idle after start-up, {mib(peak_rss):.1f} MiB peak (VmHWM); "
+print(f"\nplugins served: {plugins}")
+print(f"memory: coapwasm {mib(idle_rss):.1f} MiB RSS idle after start-up, {mib(peak_rss):.1f} MiB peak (VmHWM); "
       f"libcoap {mib(libcoap_rss):.1f} MiB peak")
 print(f"start-up to the first answer (GET /info, warm compile cache): median {statistics.median(startups)} ms "
       f"of {startups}")

@@ -161,3 +161,27 @@ fn another_build_replaces_it_while_it_serves() {
         .run()
         .assert_code("2.05");
 }
+
+/// `cargo test --release -p coapwasm-tests --test c_plugin -- --ignored --nocapture`.
+/// Prints the load lines (compile or cache, instantiate, describe), the time
+/// to answer a burst of concurrent GETs (the first makes instances), and the
+/// median round trip of sequential GETs over loopback, for /humidity and for the
+/// Rust led plugin in the same server.
+#[test]
+#[ignore = "a measurement; run on demand"]
+fn per_request_cost() {
+    let server = Server::with_plugins(&["humidity", "led"]);
+    for line in server.log_lines(|l| l.contains("loaded plugin")) {
+        println!("{line}");
+    }
+    let mut peer = server.peer();
+    for path in ["/humidity", "/led"] {
+        // The first burst makes instances: only one exists after loading.
+        for burst in ["first", "second"] {
+            let time = coapwasm_tests::round_trip::burst(&mut peer, path, 8);
+            println!("{path}: {burst} burst of 8 concurrent GETs answered in {time:?}");
+        }
+        let median = coapwasm_tests::round_trip::median(&mut peer, path, 2000);
+        println!("{path}: median round trip of 2000 sequential GETs {median:?}");
+    }
+}
