@@ -98,6 +98,7 @@ impl Host {
                     call_timeout: Duration::from_secs(5),
                     max_cpu_per_call: Duration::from_millis(500),
                     max_memory: config.runtime.max_memory_bytes,
+                    max_table_elements: config.runtime.max_table_elements,
                 },
                 &data.path().join("cache"),
             )
@@ -115,6 +116,7 @@ impl Host {
                 Arc::new(Router::new(table)),
                 config.blockwise.max_block_size,
                 config.blockwise.max_body_size,
+                config.blockwise.amplification_factor,
             ));
             (exchanges, context, runtime)
         });
@@ -245,6 +247,7 @@ impl Endpoint {
             request,
             exchange.key.peer,
             exchange.confirmable,
+            usize::from(exchange.size),
             &mut self.transfers,
             self.now,
         );
@@ -258,10 +261,10 @@ impl Endpoint {
                 let observe = call.observe.clone();
                 let answer = self.host.tokio.block_on(call.run());
                 let mut response = answer.response;
-                if let Some((path, whole)) = answer.held {
+                if let Some((key, whole)) = answer.held {
                     self.transfers
                         .responses
-                        .hold(exchange.key.peer, &path, whole, self.now);
+                        .hold(exchange.key.peer, key, whole, self.now);
                 }
                 self.observe_outcome(&exchange, observe, &mut response);
                 self.layer
