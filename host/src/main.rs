@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use coapwasm::config::Config;
 
+// glibc's allocator costs the request path 13% of its CPU (the per-request
+// task cell comes with mprotect and page faults) and lets the RSS of the
+// deduplication cache's datagrams grow to 2.7 KB an entry; mimalloc does
+// neither (measured in the issue 8 note).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "coapwasm",
