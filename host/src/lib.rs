@@ -8,6 +8,7 @@
 //! [`plugin_folder`] and [`reload`] sit beside the router; [`kv_store`] keeps
 //! the plugins' state.
 
+pub mod allocator;
 pub mod config;
 pub mod discovery;
 pub mod exchange;

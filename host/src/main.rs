@@ -15,6 +15,17 @@ use coapwasm::config::Config;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc takes some options only before its first allocation, and the Rust
+// runtime allocates before `main`: so this runs as an ELF constructor.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CONFIGURE_ALLOCATOR: extern "C" fn() = {
+    extern "C" fn configure() {
+        coapwasm::allocator::configure();
+    }
+    configure
+};
+
 #[derive(Parser)]
 #[command(
     name = "coapwasm",

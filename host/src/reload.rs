@@ -13,6 +13,7 @@ use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
+use crate::allocator;
 use crate::plugin_folder::{PluginSet, is_component_file};
 use crate::router::{Router, RoutingTable};
 use crate::runtime::manifest::Manifest;
@@ -169,6 +170,7 @@ impl Reloader {
                     None => Vec::new(),
                 };
                 self.install(set, table, &paths);
+                allocator::release_unused();
                 let verb = if current.is_some() {
                     "upgraded plugin"
                 } else {

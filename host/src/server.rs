@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
+use crate::allocator;
 use crate::config::Config;
 use crate::exchange::ExchangeLayer;
 use crate::kv_store::KvStore;
@@ -63,6 +64,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let events = reload::watch(&folder)
         .with_context(|| format!("cannot watch plugins folder {}", folder.display()))?;
     let set = PluginSet::load(&runtime, &folder).await?;
+    allocator::release_unused();
     let plugins = set.names();
     let table = set.table();
     host.set_resources(table.paths());

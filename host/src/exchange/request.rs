@@ -110,7 +110,7 @@ pub fn parse(packet: &Packet) -> Result<RequestOptions, RequestError> {
                     let segment =
                         std::str::from_utf8(segment).map_err(|_| RequestError::NotUtf8(number))?;
                     request.path.push('/');
-                    request.path.push_str(segment);
+                    push_segment(&mut request.path, segment);
                     has_path = true;
                 }
             }
@@ -218,6 +218,19 @@ pub fn uint(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0, |acc, &b| (acc << 8) | u32::from(b))
 }
 
+/// Appends a Uri-Path segment as it appears in a path (RFC 7252 §6.5): a
+/// `/` in it is percent-encoded, and so is `%`, so that no two option lists
+/// name one path and a segment cannot smuggle in a separator.
+fn push_segment(path: &mut String, segment: &str) {
+    for character in segment.chars() {
+        match character {
+            '/' => path.push_str("%2F"),
+            '%' => path.push_str("%25"),
+            other => path.push(other),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use coap_lite::CoapOption;
@@ -243,6 +256,19 @@ mod tests {
         assert_eq!(request.query, vec!["v=1"]);
         assert_eq!(request.accept, Some(50));
         assert_eq!(request.content_format, Some(0));
+    }
+
+    /// §6.5: a `/` inside a segment is data, not a separator, so
+    /// `/test%2Fecho` is not `/test/echo`.
+    #[test]
+    fn slash_and_percent_inside_a_segment_are_escaped() {
+        let mut packet = get();
+        packet.add_option(CoapOption::UriPath, b"test/echo".to_vec());
+        assert_eq!(parse(&packet).unwrap().path, "/test%2Fecho");
+        let mut packet = get();
+        packet.add_option(CoapOption::UriPath, b"100%".to_vec());
+        packet.add_option(CoapOption::UriPath, b"..".to_vec());
+        assert_eq!(parse(&packet).unwrap().path, "/100%25/..");
     }
 
     #[test]
