@@ -250,7 +250,10 @@ impl Endpoint {
                 let completed = self.completed.clone();
                 tokio::spawn(async move {
                     let observe = call.observe.clone();
-                    let answer = call.run().await;
+                    // The call's future (wasmtime's included) is kilobytes;
+                    // boxed once, it is not copied again by every move of
+                    // the task that awaits it.
+                    let answer = Box::pin(call.run()).await;
                     let _ = completed.send(Completion::Response {
                         exchange,
                         observe,
