@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use coapwasm_tests::{CoapClient, Code, Server, artifacts, link_format, rebuild};
+use coapwasm_tests::{CoapClient, Code, Server, link_format, rebuild};
 
 const FILE: &str = "humidity.wasm";
 
@@ -120,39 +120,15 @@ fn another_build_replaces_it_while_it_serves() {
     let response = peer.get("/humidity");
     assert_eq!(response.code, Code::CONTENT, "{response}");
 
-    let path = artifacts::plugin(FILE);
-    let original = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
-    let rebuilt = rebuild::with_custom_section(&original, "coapwasm-test", b"build 2");
-    server
-        .plugins_folder()
-        .write_then_rename(".humidity.wasm.tmp", FILE, &rebuilt);
-
-    // Requests during the reload: the old version serves until the new one is
-    // ready. Bounded by RELOAD_WAIT.
-    let deadline = Instant::now() + RELOAD_WAIT;
-    let mut during = 0;
-    let upgraded = loop {
-        if let Some(line) = server
-            .log_lines(|l| l.contains("upgraded plugin") && l.contains("plugin=\"humidity\""))
-            .pop()
-        {
-            break line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `upgraded plugin` line for humidity within {RELOAD_WAIT:?}; log:\n{}",
-            server.stderr()
-        );
-        let response = peer.get("/humidity");
-        assert_eq!(
-            response.code,
-            Code::CONTENT,
-            "during the reload: {response}"
-        );
-        during += 1;
-    };
-    assert!(upgraded.contains("cached=false"), "a new build: {upgraded}");
-    assert!(during > 0, "no request was made during the reload");
+    rebuild::upgrade_while_serving(
+        &server,
+        &mut peer,
+        "humidity",
+        FILE,
+        "/humidity",
+        RELOAD_WAIT,
+        |_| {},
+    );
 
     let response = peer.get("/humidity");
     assert_eq!(response.code, Code::CONTENT, "{response}");

@@ -3,9 +3,9 @@
 //! reactor adapter): served, discovered, observed and hot-reloaded like a
 //! Rust one, its count kept in the key-value store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use coapwasm_tests::{CoapClient, Code, Server, artifacts, link_format, rebuild};
+use coapwasm_tests::{CoapClient, Code, Server, link_format, rebuild};
 
 const FILE: &str = "counter.wasm";
 
@@ -112,40 +112,17 @@ fn another_build_replaces_it_and_keeps_the_count() {
         assert_eq!(response.payload_text(), expected.to_string());
     }
 
-    let path = artifacts::plugin(FILE);
-    let original = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
-    let rebuilt = rebuild::with_custom_section(&original, "coapwasm-test", b"build 2");
-    server
-        .plugins_folder()
-        .write_then_rename(".counter.wasm.tmp", FILE, &rebuilt);
-
-    // Requests during the reload, bounded by RELOAD_WAIT.
-    let deadline = Instant::now() + RELOAD_WAIT;
-    let mut during = 0;
-    let upgraded = loop {
-        if let Some(line) = server
-            .log_lines(|l| l.contains("upgraded plugin") && l.contains("plugin=\"counter\""))
-            .pop()
-        {
-            break line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `upgraded plugin` line for counter within {RELOAD_WAIT:?}; log:\n{}",
-            server.stderr()
-        );
-        let response = peer.get("/counter");
-        assert_eq!(
-            response.code,
-            Code::CONTENT,
-            "during the reload: {response}"
-        );
-        assert_eq!(response.payload_text(), "3", "during the reload");
-        during += 1;
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(upgraded.contains("cached=false"), "a new build: {upgraded}");
-    assert!(during > 0, "no request was made during the reload");
+    rebuild::upgrade_while_serving(
+        &server,
+        &mut peer,
+        "counter",
+        FILE,
+        "/counter",
+        RELOAD_WAIT,
+        |response| {
+            assert_eq!(response.payload_text(), "3", "during the reload");
+        },
+    );
 
     let uri = server.uri("/counter");
     assert_eq!(count(&CoapClient::get(&uri).run(), "2.05"), 3);

@@ -2,9 +2,9 @@
 //! jco's QuickJS backend): served, discovered and hot-reloaded like a Rust
 //! one, the number of sides kept in the key-value store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use coapwasm_tests::{CoapClient, Code, Server, artifacts, link_format, option, rebuild};
+use coapwasm_tests::{CoapClient, Code, Server, link_format, option, rebuild};
 
 const FILE: &str = "dice.wasm";
 
@@ -164,40 +164,17 @@ fn another_build_replaces_it_and_keeps_the_sides() {
     let response = peer.exchange(&put);
     assert_eq!(response.code, Code::CHANGED, "{response}");
 
-    let path = artifacts::plugin(FILE);
-    let original = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"));
-    let rebuilt = rebuild::with_custom_section(&original, "coapwasm-test", b"build 2");
-    server
-        .plugins_folder()
-        .write_then_rename(".dice.wasm.tmp", FILE, &rebuilt);
-
-    // Requests during the reload, bounded by RELOAD_WAIT.
-    let deadline = Instant::now() + RELOAD_WAIT;
-    let mut during = 0;
-    let upgraded = loop {
-        if let Some(line) = server
-            .log_lines(|l| l.contains("upgraded plugin") && l.contains("plugin=\"dice\""))
-            .pop()
-        {
-            break line;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no `upgraded plugin` line for dice within {RELOAD_WAIT:?}; log:\n{}",
-            server.stderr()
-        );
-        let response = peer.get("/dice");
-        assert_eq!(
-            response.code,
-            Code::CONTENT,
-            "during the reload: {response}"
-        );
-        rolls(&response.payload_json(), 12);
-        during += 1;
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(upgraded.contains("cached=false"), "a new build: {upgraded}");
-    assert!(during > 0, "no request was made during the reload");
+    rebuild::upgrade_while_serving(
+        &server,
+        &mut peer,
+        "dice",
+        FILE,
+        "/dice",
+        RELOAD_WAIT,
+        |response| {
+            rolls(&response.payload_json(), 12);
+        },
+    );
 
     let output = CoapClient::get(&server.uri("/dice?count=2")).run();
     output.assert_code("2.05");
