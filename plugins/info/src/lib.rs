@@ -6,6 +6,7 @@ use coapwasm_sdk::{
     Methods, Plugin, PluginDescription, Request, ResourceDescription, Response, host_info,
 };
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// The uptime in the answer goes stale after a second.
 const MAX_AGE_SECS: u32 = 1;
@@ -24,14 +25,34 @@ impl Plugin for Info {
 
     fn handle(_request: Request) -> Response {
         // Only GET /info reaches us; the host has checked method and Accept.
+        let identity = identity();
         let body = Body {
-            device_id: &host_info::device_id(),
-            firmware_version: &host_info::host_version(),
+            device_id: &identity.device_id,
+            firmware_version: &identity.firmware_version,
             resources: &host_info::resources(),
             uptime_seconds: host_info::uptime_seconds(),
         };
         Response::json(body.to_json()).with_max_age(MAX_AGE_SECS)
     }
+}
+
+/// What the host says about itself that cannot change while it runs.
+struct Identity {
+    device_id: String,
+    firmware_version: String,
+}
+
+/// The identity, asked of the host on this instance's first GET only. The
+/// coapwasm host reads its device id from its configuration once, at start,
+/// and its version is its own build's, while an instance never outlives the
+/// host that created it. The resources and the uptime do change: they are
+/// asked on every GET.
+fn identity() -> &'static Identity {
+    static IDENTITY: OnceLock<Identity> = OnceLock::new();
+    IDENTITY.get_or_init(|| Identity {
+        device_id: host_info::device_id(),
+        firmware_version: host_info::host_version(),
+    })
 }
 
 /// The answer's JSON object, serialised straight from borrowed fields rather
