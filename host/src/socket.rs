@@ -7,8 +7,10 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use coap_lite::{CoapOption, Packet, ResponseType};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -21,7 +23,7 @@ use crate::exchange::{
 };
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::observation_store::ObservationStore;
-use crate::runtime::{HostContext, ResourceEvent};
+use crate::runtime::{HostContext, INLINE_BUDGET, ResourceEvent};
 
 /// Large responses to unsafe requests a socket holds for block fetches.
 const HELD_RESPONSES: usize = 256;
@@ -31,6 +33,11 @@ const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
+
+/// Datagrams read per wake-up before the responses so far are sent: enough
+/// to answer a burst in one go, few enough that timers and completions are
+/// not kept waiting.
+const RECEIVE_BATCH: usize = 32;
 
 /// Binds a UDP socket. An unspecified IPv6 address (`[::]`) also accepts IPv4
 /// (dual stack), so one socket serves both families.
@@ -101,12 +108,18 @@ struct Endpoint {
     limits: EndpointLimits,
     completed: mpsc::UnboundedSender<Completion>,
     pending: usize,
+    // Calls running on tasks of their own: while there are any, the loop
+    // lets them run after each turn, as it is seldom idle under load.
+    spawned: usize,
     // The newest representation per observed (path, accept): what a slow
     // client gets once its last CON notification is acknowledged (§4.5.2).
     latest: HashMap<(String, Option<u16>), Packet>,
     actions: Vec<Action>,
     // Kept between loop turns so that its allocation is reused.
     queue: VecDeque<Action>,
+    // Datagrams to send at the end of the loop's turn: a burst of responses
+    // wakes each client once, not once per response.
+    outbox: Vec<(SocketAddr, Bytes)>,
 }
 
 /// Serves one socket until the task is dropped.
@@ -129,9 +142,11 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         limits,
         completed,
         pending: 0,
+        spawned: 0,
         latest: HashMap::new(),
         actions: Vec::new(),
         queue: VecDeque::new(),
+        outbox: Vec::new(),
     };
     endpoint.restore_observations();
 
@@ -158,13 +173,9 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            received = endpoint.socket.recv_from(&mut buffer) => match received {
-                Ok((len, from)) => {
-                    endpoint
-                        .layer
-                        .on_datagram(from, &buffer[..len], Instant::now(), &mut endpoint.actions);
-                }
-                Err(error) => tracing::debug!(%error, "receive failed"),
+            readable = endpoint.socket.readable() => match readable {
+                Ok(()) => endpoint.receive(&mut buffer),
+                Err(error) => tracing::debug!(%error, "socket not readable"),
             },
             () = &mut timer => {
                 armed_for = None;
@@ -182,7 +193,11 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
                 }
             }
         }
-        endpoint.run_actions().await;
+        endpoint.run_actions();
+        endpoint.flush().await;
+        if endpoint.spawned > 0 {
+            tokio::task::yield_now().await;
+        }
 
         // A timer that fired stays ready: it must be armed again, even when
         // nothing is due, or the loop would spin on it.
@@ -201,17 +216,46 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
 }
 
 impl Endpoint {
+    /// Reads and handles the datagrams waiting, up to [`RECEIVE_BATCH`].
+    fn receive(&mut self, buffer: &mut [u8]) {
+        for _ in 0..RECEIVE_BATCH {
+            match self.socket.try_recv_from(buffer) {
+                Ok((len, from)) => {
+                    self.layer
+                        .on_datagram(from, &buffer[..len], Instant::now(), &mut self.actions);
+                    self.run_actions();
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) => {
+                    tracing::debug!(%error, "receive failed");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends what the turn produced.
+    async fn flush(&mut self) {
+        for (to, datagram) in self.outbox.drain(..) {
+            let sent = match self.socket.try_send_to(&datagram, to) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket.send_to(&datagram, to).await
+                }
+                sent => sent,
+            };
+            if let Err(error) = sent {
+                tracing::debug!(%to, %error, "send failed");
+            }
+        }
+    }
+
     /// Carries out what the message layer asked, including what that leads to.
-    async fn run_actions(&mut self) {
+    fn run_actions(&mut self) {
         let mut queue = std::mem::take(&mut self.queue);
         queue.extend(self.actions.drain(..));
         while let Some(action) = queue.pop_front() {
             match action {
-                Action::Send { to, datagram } => {
-                    if let Err(error) = self.socket.send_to(&datagram, to).await {
-                        tracing::debug!(%to, %error, "send failed");
-                    }
-                }
+                Action::Send { to, datagram } => self.outbox.push((to, datagram)),
                 Action::Deliver { exchange, request } => self.on_request(exchange, request),
                 Action::Acknowledged(key) => {
                     if let Some(observer) = self.observations.acknowledged(key.peer, key.message_id)
@@ -247,13 +291,36 @@ impl Endpoint {
             Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
             Dispatch::Call(call) => {
                 self.pending += 1;
+                let observe = call.observe.clone();
+                let inline = call.inline();
+                // The call's future (wasmtime's included) is kilobytes;
+                // boxed once, it is not copied again by every move of the
+                // task that may await it.
+                // Out of tokio's cooperative budget: the call's CPU is bounded
+                // by its epoch deadline, and an inline call that yielded only
+                // because the socket's task had used its budget would be
+                // taken for a slow one.
+                let mut answer = Box::pin(tokio::task::coop::unconstrained(call.run()));
+                if let Some(plugin) = inline {
+                    let started = Instant::now();
+                    // Its first poll runs the call up to its first yield (an
+                    // epoch tick) or to its end. Pending, the future goes on
+                    // in a task, which polls it again with a real waker.
+                    let polled = answer
+                        .as_mut()
+                        .poll(&mut Context::from_waker(Waker::noop()));
+                    if polled.is_pending() || started.elapsed() > INLINE_BUDGET {
+                        plugin.placement().ran_long();
+                    }
+                    if let Poll::Ready(answer) = polled {
+                        self.on_answer(exchange, observe, answer);
+                        return;
+                    }
+                }
+                self.spawned += 1;
                 let completed = self.completed.clone();
                 tokio::spawn(async move {
-                    let observe = call.observe.clone();
-                    // The call's future (wasmtime's included) is kilobytes;
-                    // boxed once, it is not copied again by every move of
-                    // the task that awaits it.
-                    let answer = Box::pin(call.run()).await;
+                    let answer = answer.await;
                     let _ = completed.send(Completion::Response {
                         exchange,
                         observe,
@@ -264,6 +331,21 @@ impl Endpoint {
         }
     }
 
+    /// Sends a plugin's answer, holding the whole of a sliced response for
+    /// the later blocks' requests.
+    fn on_answer(&mut self, exchange: Exchange, observe: ObserveIntent, answer: Answer) {
+        self.pending -= 1;
+        let mut response = answer.response;
+        if let Some((key, whole)) = answer.held {
+            self.transfers
+                .responses
+                .hold(exchange.key.peer, key, whole, Instant::now());
+        }
+        self.observe_outcome(&exchange, observe, &mut response);
+        self.layer
+            .on_response(exchange, response, Instant::now(), &mut self.actions);
+    }
+
     fn on_completion(&mut self, completion: Completion) {
         match completion {
             Completion::Response {
@@ -271,16 +353,8 @@ impl Endpoint {
                 observe,
                 answer,
             } => {
-                self.pending -= 1;
-                let mut response = answer.response;
-                if let Some((key, whole)) = answer.held {
-                    self.transfers
-                        .responses
-                        .hold(exchange.key.peer, key, whole, Instant::now());
-                }
-                self.observe_outcome(&exchange, observe, &mut response);
-                self.layer
-                    .on_response(exchange, response, Instant::now(), &mut self.actions);
+                self.spawned -= 1;
+                self.on_answer(exchange, observe, answer);
             }
             Completion::Representation {
                 path,

@@ -146,6 +146,16 @@ pub struct Answer {
 }
 
 impl PluginCall {
+    /// The plugin, if this call may run on the socket's own task: a safe
+    /// request (RFC 7252 §5.1: GET, FETCH) to a plugin whose calls are quick.
+    /// Unsafe requests may write to the key-value store, durably, which
+    /// takes milliseconds.
+    pub fn inline(&self) -> Option<Arc<Plugin>> {
+        (matches!(self.request.method, Method::Get | Method::Fetch)
+            && self.plugin.placement().inline())
+        .then(|| self.plugin.clone())
+    }
+
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;

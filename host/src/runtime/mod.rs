@@ -2,6 +2,7 @@
 //! the `coapwasm:plugin` world.
 
 pub mod bindings;
+mod call_placement;
 mod compile_cache;
 mod engine;
 mod host_context;
@@ -22,6 +23,7 @@ use wasmtime::Engine;
 use compile_cache::CompileCache;
 use wasmtime::component::{HasSelf, Linker};
 
+pub use call_placement::{CallPlacement, INLINE_BUDGET};
 pub use compile_cache::content_hash;
 pub use host_context::{HostContext, ResourceEvent};
 pub use plugin::{CallError, LoadError, Plugin};

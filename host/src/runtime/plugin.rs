@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use super::bindings::PluginPre;
 use super::bindings::types::{PluginDescription, Request, Response};
+use super::call_placement::CallPlacement;
 use super::compile_cache::content_hash;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
@@ -72,6 +73,7 @@ pub struct Plugin {
     limits: RuntimeLimits,
     manifest: Manifest,
     runtime: Arc<Runtime>,
+    placement: CallPlacement,
 }
 
 impl Plugin {
@@ -146,6 +148,7 @@ impl Plugin {
             limits,
             manifest,
             runtime: runtime.clone(),
+            placement: CallPlacement::default(),
         })
     }
 
@@ -177,6 +180,11 @@ impl Plugin {
     /// What it said about itself.
     pub fn description(&self) -> &PluginDescription {
         &self.description
+    }
+
+    /// Whether its calls are quick enough to run on the socket's task.
+    pub fn placement(&self) -> &CallPlacement {
+        &self.placement
     }
 
     /// Calls `handle` in an idle instance, or a new one if none is idle. A
