@@ -16,6 +16,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
 
+mod send_batch;
+
 use crate::exchange::blockwise::{HeldResponses, UploadLimits, Uploads};
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
 use crate::exchange::{
@@ -193,7 +195,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
                 }
             }
         }
-        endpoint.run_actions();
+        endpoint.run_actions(Instant::now());
         endpoint.flush().await;
         if endpoint.spawned > 0 {
             tokio::task::yield_now().await;
@@ -221,9 +223,11 @@ impl Endpoint {
         for _ in 0..RECEIVE_BATCH {
             match self.socket.try_recv_from(buffer) {
                 Ok((len, from)) => {
+                    // One clock reading serves the datagram's whole way in.
+                    let now = Instant::now();
                     self.layer
-                        .on_datagram(from, &buffer[..len], Instant::now(), &mut self.actions);
-                    self.run_actions();
+                        .on_datagram(from, &buffer[..len], now, &mut self.actions);
+                    self.run_actions(now);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) => {
@@ -236,27 +240,37 @@ impl Endpoint {
 
     /// Sends what the turn produced.
     async fn flush(&mut self) {
-        for (to, datagram) in self.outbox.drain(..) {
-            let sent = match self.socket.try_send_to(&datagram, to) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    self.socket.send_to(&datagram, to).await
+        let mut sent = 0;
+        while sent < self.outbox.len() {
+            let result = match send_batch::send_some(&self.socket, &self.outbox[sent..]) {
+                Ok(count) => {
+                    sent += count;
+                    continue;
                 }
-                sent => sent,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    let (to, datagram) = &self.outbox[sent];
+                    self.socket.send_to(datagram, *to).await.map(|_| ())
+                }
+                Err(error) => Err(error),
             };
-            if let Err(error) = sent {
-                tracing::debug!(%to, %error, "send failed");
+            // One datagram the kernel refused is dropped, as a network would.
+            if let Err(error) = result {
+                tracing::debug!(to = %self.outbox[sent].0, %error, "send failed");
             }
+            sent += 1;
         }
+        self.outbox.clear();
     }
 
-    /// Carries out what the message layer asked, including what that leads to.
-    fn run_actions(&mut self) {
+    /// Carries out what the message layer asked, including what that leads
+    /// to; `now` is when the work that asked began.
+    fn run_actions(&mut self, now: Instant) {
         let mut queue = std::mem::take(&mut self.queue);
         queue.extend(self.actions.drain(..));
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Send { to, datagram } => self.outbox.push((to, datagram)),
-                Action::Deliver { exchange, request } => self.on_request(exchange, request),
+                Action::Deliver { exchange, request } => self.on_request(exchange, request, now),
                 Action::Acknowledged(key) => {
                     if let Some(observer) = self.observations.acknowledged(key.peer, key.message_id)
                     {
@@ -270,7 +284,7 @@ impl Endpoint {
         self.queue = queue;
     }
 
-    fn on_request(&mut self, exchange: Exchange, request: Packet) {
+    fn on_request(&mut self, exchange: Exchange, request: Packet, now: Instant) {
         let dispatch = if self.pending >= self.limits.max_pending_requests {
             Dispatch::Respond(overloaded())
         } else {
@@ -280,13 +294,13 @@ impl Endpoint {
                 exchange.confirmable,
                 usize::from(exchange.size),
                 &mut self.transfers,
-                Instant::now(),
+                now,
             )
         };
         match dispatch {
             Dispatch::Respond(response) => {
                 self.layer
-                    .on_response(exchange, response, Instant::now(), &mut self.actions)
+                    .on_response(exchange, response, now, &mut self.actions)
             }
             Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
             Dispatch::Call(call) => {
@@ -302,18 +316,18 @@ impl Endpoint {
                 // taken for a slow one.
                 let mut answer = Box::pin(tokio::task::coop::unconstrained(call.run()));
                 if let Some(plugin) = inline {
-                    let started = Instant::now();
                     // Its first poll runs the call up to its first yield (an
                     // epoch tick) or to its end. Pending, the future goes on
                     // in a task, which polls it again with a real waker.
                     let polled = answer
                         .as_mut()
                         .poll(&mut Context::from_waker(Waker::noop()));
-                    if polled.is_pending() || started.elapsed() > INLINE_BUDGET {
+                    let finished = Instant::now();
+                    if polled.is_pending() || finished - now > INLINE_BUDGET {
                         plugin.placement().ran_long();
                     }
                     if let Poll::Ready(answer) = polled {
-                        self.on_answer(exchange, observe, answer);
+                        self.on_answer(exchange, observe, answer, finished);
                         return;
                     }
                 }
@@ -333,17 +347,23 @@ impl Endpoint {
 
     /// Sends a plugin's answer, holding the whole of a sliced response for
     /// the later blocks' requests.
-    fn on_answer(&mut self, exchange: Exchange, observe: ObserveIntent, answer: Answer) {
+    fn on_answer(
+        &mut self,
+        exchange: Exchange,
+        observe: ObserveIntent,
+        answer: Answer,
+        now: Instant,
+    ) {
         self.pending -= 1;
         let mut response = answer.response;
         if let Some((key, whole)) = answer.held {
             self.transfers
                 .responses
-                .hold(exchange.key.peer, key, whole, Instant::now());
+                .hold(exchange.key.peer, key, whole, now);
         }
         self.observe_outcome(&exchange, observe, &mut response);
         self.layer
-            .on_response(exchange, response, Instant::now(), &mut self.actions);
+            .on_response(exchange, response, now, &mut self.actions);
     }
 
     fn on_completion(&mut self, completion: Completion) {
@@ -354,7 +374,7 @@ impl Endpoint {
                 answer,
             } => {
                 self.spawned -= 1;
-                self.on_answer(exchange, observe, answer);
+                self.on_answer(exchange, observe, answer, Instant::now());
             }
             Completion::Representation {
                 path,

@@ -9,6 +9,7 @@ pub mod blockwise;
 pub mod observe;
 pub mod request;
 pub mod response;
+mod source;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::runtime::{CallError, Plugin};
 
 use amplification::Budget;
 use blockwise::{Block, HeldResponses, Refusal, UploadStep, Uploads};
+use source::source_text;
 
 /// The block-wise state of one socket: partial uploads and held responses.
 pub struct Transfers {
@@ -336,7 +338,7 @@ impl ExchangeLayer {
                 content_format: options.content_format,
                 accept: options.accept,
                 payload: std::mem::take(&mut request.payload),
-                source: source.to_string(),
+                source: source_text(source),
             },
         })
     }
