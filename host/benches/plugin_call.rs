@@ -37,7 +37,10 @@ fn host_path(c: &mut Criterion) {
                 tokio.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        plugin.handle(support::get(path)).await.expect("a response");
+                        plugin
+                            .handle(&support::get(path))
+                            .await
+                            .expect("a response");
                     }
                     start.elapsed()
                 })

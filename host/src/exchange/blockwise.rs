@@ -3,11 +3,12 @@
 //! whole bodies. Pure state and functions; the socket loop applies them.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use coap_lite::Packet;
+use foldhash::fast::RandomState;
 
 /// A Block1 or Block2 option value (§2.2): block number, whether more blocks
 /// follow, and the size exponent. SZX 7 (BERT, RFC 8323) is not valid over
@@ -131,10 +132,16 @@ pub fn slice(
 /// An ETag for a sliced representation the plugin gave none for, so that a
 /// client notices when the blocks it fetched come from different versions.
 pub fn etag_of(payload: &[u8]) -> Vec<u8> {
-    let mut hasher = DefaultHasher::new();
-    payload.hash(&mut hasher);
-    hasher.finish().to_be_bytes().to_vec()
+    // A fixed seed: the same representation gets the same ETag from every
+    // run of the host, so a client's validation survives a restart.
+    foldhash::quality::FixedState::with_seed(ETAG_SEED)
+        .hash_one(payload)
+        .to_be_bytes()
+        .to_vec()
 }
+
+/// Any constant does; changing it changes every ETag the host makes.
+const ETAG_SEED: u64 = 0x636f_6170_7761_736d;
 
 /// What to do with one block of an upload.
 #[derive(Debug, PartialEq, Eq)]
@@ -180,7 +187,8 @@ struct Upload {
 /// first.
 pub struct HeldResponses {
     // Each with when it was held and the number of that hold.
-    entries: HashMap<(SocketAddr, String), (Packet, Instant, u64)>,
+    // foldhash, seeded per process: a peer cannot aim keys at one bucket.
+    entries: HashMap<(SocketAddr, String), (Packet, Instant, u64), RandomState>,
     // Holds in order, which is also age order; a key held again leaves a
     // stale entry here (its number no longer matches), skipped when it
     // comes up.
@@ -208,7 +216,7 @@ impl HeldResponses {
     /// None held yet.
     pub fn new(lifetime: Duration, capacity: usize) -> Self {
         HeldResponses {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
             holds: 0,
             lifetime,

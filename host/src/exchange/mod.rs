@@ -161,18 +161,20 @@ impl PluginCall {
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;
-        let key =
-            blockwise::request_key(&self.request.path, &self.request.query, self.request.accept);
         let whole = self.answer().await;
-        let held = blocks.splits(&whole).then(|| (key, whole.clone()));
+        let held = blocks.splits(&whole).then(|| {
+            let request = &self.request;
+            let key = blockwise::request_key(&request.path, &request.query, request.accept);
+            (key, whole.clone())
+        });
         Answer {
             response: blocks.apply(whole),
             held,
         }
     }
 
-    async fn answer(self) -> Packet {
-        match self.plugin.handle(self.request).await {
+    async fn answer(&self) -> Packet {
+        match self.plugin.handle(&self.request).await {
             Ok(answer) => response::from_plugin(answer, &self.etags),
             Err(error @ (CallError::Timeout { .. } | CallError::CpuTime { .. })) => {
                 response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string())

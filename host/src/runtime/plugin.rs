@@ -189,10 +189,11 @@ impl Plugin {
 
     /// Calls `handle` in an idle instance, or a new one if none is idle. A
     /// trapped or timed-out instance is dropped; the next call makes another.
-    pub async fn handle(&self, request: Request) -> Result<Response, CallError> {
-        let path = request.path.clone();
-        self.call(&path, async |instance| instance.handle(&request).await)
-            .await
+    pub async fn handle(&self, request: &Request) -> Result<Response, CallError> {
+        self.call(&request.path, async |instance| {
+            instance.handle(request).await
+        })
+        .await
     }
 
     /// Calls `sample` for `path`, as [`Plugin::handle`] calls `handle`.
