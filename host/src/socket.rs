@@ -1,7 +1,8 @@
 //! The socket layer: binding UDP sockets, and the loop that feeds one socket's
-//! datagrams to its message layer, sends what it asks, runs plugin calls on
-//! tasks of their own (a slow plugin delays only its own requests) and sends
-//! the notifications of the socket's observations (RFC 7641).
+//! datagrams to its message layer, sends what it asks, runs plugin calls
+//! (quick ones on its own task, the others on tasks of their own, so that a
+//! slow plugin delays only its own requests) and sends the notifications of
+//! the socket's observations (RFC 7641).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
