@@ -17,7 +17,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc};
 
+mod receive_batch;
 mod send_batch;
+
+use receive_batch::ReceiveBuffers;
 
 use crate::exchange::blockwise::{HeldResponses, UploadLimits, Uploads};
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
@@ -36,11 +39,6 @@ const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
-
-/// Datagrams read per wake-up before the responses so far are sent: enough
-/// to answer a burst in one go, few enough that timers and completions are
-/// not kept waiting.
-const RECEIVE_BATCH: usize = 32;
 
 /// Binds a UDP socket. An unspecified IPv6 address (`[::]`) also accepts IPv4
 /// (dual stack), so one socket serves both families.
@@ -153,7 +151,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
     };
     endpoint.restore_observations();
 
-    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    let mut buffers = ReceiveBuffers::new(MAX_DATAGRAM);
     let idle = Duration::from_secs(3600);
     let timer = tokio::time::sleep(idle);
     tokio::pin!(timer);
@@ -177,7 +175,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             readable = endpoint.socket.readable() => match readable {
-                Ok(()) => endpoint.receive(&mut buffer),
+                Ok(()) => endpoint.receive(&mut buffers),
                 Err(error) => tracing::debug!(%error, "socket not readable"),
             },
             () = &mut timer => {
@@ -219,23 +217,23 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
 }
 
 impl Endpoint {
-    /// Reads and handles the datagrams waiting, up to [`RECEIVE_BATCH`].
-    fn receive(&mut self, buffer: &mut [u8]) {
-        for _ in 0..RECEIVE_BATCH {
-            match self.socket.try_recv_from(buffer) {
-                Ok((len, from)) => {
+    /// Reads and handles the datagrams waiting, up to a batch: enough to
+    /// answer a burst in one turn, few enough that timers and completions
+    /// are not kept waiting. More waiting are read in the next turn.
+    fn receive(&mut self, buffers: &mut ReceiveBuffers) {
+        match receive_batch::receive_some(&self.socket, buffers) {
+            Ok(()) => {
+                for i in 0..buffers.len() {
+                    let (datagram, from) = buffers.datagram(i);
                     // One clock reading serves the datagram's whole way in.
                     let now = Instant::now();
                     self.layer
-                        .on_datagram(from, &buffer[..len], now, &mut self.actions);
+                        .on_datagram(from, datagram, now, &mut self.actions);
                     self.run_actions(now);
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error) => {
-                    tracing::debug!(%error, "receive failed");
-                    return;
-                }
             }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => tracing::debug!(%error, "receive failed"),
         }
     }
 
