@@ -96,7 +96,6 @@ impl MessageLayer {
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
-        self.seen.expire(now);
         match classify(datagram) {
             Inbound::Ignore => tracing::debug!(%from, len = datagram.len(), "ignored datagram"),
             Inbound::Ping { message_id } | Inbound::RejectConfirmable { message_id } => {
@@ -143,7 +142,7 @@ impl MessageLayer {
             peer: from,
             message_id: request.header.message_id,
         };
-        if let Some(seen) = self.seen.get(&key) {
+        if let Some(seen) = self.seen.get(&key, now) {
             // §4.5: acknowledge each duplicate CON the same way, process it once.
             match seen {
                 Seen::Answered(datagram) => actions.push(send(from, datagram.clone())),
@@ -210,7 +209,7 @@ impl MessageLayer {
             actions.push(send(key.peer, datagram));
             return;
         }
-        match self.seen.get(&key) {
+        match self.seen.get(&key, now) {
             Some(Seen::Handling { acknowledged: true }) => {
                 let message_id = self.message_ids.next_id();
                 let datagram = encode(
@@ -301,7 +300,7 @@ impl MessageLayer {
     }
 
     /// Does whatever is due at `now`: empty ACKs for slow handlers (§5.2.2),
-    /// retransmissions (§4.2), forgetting old message ids (§4.5).
+    /// retransmissions (§4.2).
     pub fn on_timeout(&mut self, now: Instant, actions: &mut Vec<Action>) {
         while let Some(&(due, key)) = self.ack_deadlines.front() {
             if due > now {
@@ -310,7 +309,7 @@ impl MessageLayer {
             self.ack_deadlines.pop_front();
             if let Some(Seen::Handling {
                 acknowledged: false,
-            }) = self.seen.get(&key)
+            }) = self.seen.get(&key, now)
             {
                 self.seen
                     .update(&key, Seen::Handling { acknowledged: true });
@@ -332,7 +331,6 @@ impl MessageLayer {
                 }
             }
         }
-        self.seen.expire(now);
     }
 
     /// When [`MessageLayer::on_timeout`] next has something to do.
