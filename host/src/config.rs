@@ -134,8 +134,9 @@ pub struct TransmissionConfig {
     /// 1000: half of ACK_TIMEOUT, so the ACK beats the client's first
     /// retransmission, which comes no earlier than ACK_TIMEOUT.
     pub separate_response_after_ms: u64,
-    /// Entries kept for duplicate detection (§4.5) before the oldest are
-    /// forgotten early. Default 65536.
+    /// Entries kept for duplicate detection (§4.5), rounded up to a multiple
+    /// of 8; past it the oldest of a set of 8 is forgotten early. Default
+    /// 65536.
     pub deduplication_capacity: usize,
 }
 
