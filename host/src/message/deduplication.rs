@@ -8,6 +8,7 @@
 //! cache line. A miss reads that line only; a record writes it and one entry.
 
 use std::hash::BuildHasher;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -63,14 +64,29 @@ pub struct DeduplicationCache {
     // set to push others' entries out.
     hasher: RandomState,
     tags: Box<[SetTags]>,
-    // `tags.len() * ways` entries, set by set; a way's entry is `Some` once
-    // its fingerprint is non-zero.
-    entries: Box<[Option<Entry>]>,
+    // `tags.len() * ways` entries, set by set. A way's entry is initialised
+    // exactly when its fingerprint is non-zero: left uninitialised, the
+    // slots of an idle host are never written, so their pages (6.5 MiB at
+    // the default capacity) do not become resident until used.
+    entries: Box<[MaybeUninit<Entry>]>,
     ways: usize,
     // Tag deadlines count ticks since `epoch`.
     epoch: Instant,
     exchange_lifetime: Duration,
     non_lifetime: Duration,
+}
+
+impl Drop for DeduplicationCache {
+    fn drop(&mut self) {
+        for (set, tags) in self.tags.iter().enumerate() {
+            for way in 0..self.ways {
+                if tags.fingerprints[way] != 0 {
+                    // SAFETY: a non-zero fingerprint marks an initialised entry.
+                    unsafe { self.entries[set * self.ways + way].assume_init_drop() };
+                }
+            }
+        }
+    }
 }
 
 /// What a lookup touches for a whole set: one cache line.
@@ -108,7 +124,7 @@ impl DeduplicationCache {
         DeduplicationCache {
             hasher: RandomState::default(),
             tags: vec![SetTags::new(ways); sets].into_boxed_slice(),
-            entries: std::iter::repeat_with(|| None).take(sets * ways).collect(),
+            entries: Box::new_uninit_slice(sets * ways),
             ways,
             epoch: Instant::now(),
             exchange_lifetime,
@@ -121,7 +137,7 @@ impl DeduplicationCache {
     pub fn get(&self, key: &MessageKey, now: Instant) -> Option<&Seen> {
         let (set, fingerprint) = self.locate(key);
         let slot = self.find(set, fingerprint, key)?;
-        let entry = self.entries[slot].as_ref()?;
+        let entry = self.entry(slot);
         (entry.expires > now).then_some(&entry.seen)
     }
 
@@ -143,20 +159,24 @@ impl DeduplicationCache {
         };
         let tags = &mut self.tags[set];
         let way = tags.order.way_at(position);
+        let slot = &mut self.entries[set * self.ways + way];
+        if tags.fingerprints[way] != 0 {
+            // SAFETY: a non-zero fingerprint marks an initialised entry.
+            unsafe { slot.assume_init_drop() };
+        }
+        slot.write(Entry { key, expires, seen });
         tags.fingerprints[way] = fingerprint;
         tags.deadlines[way] = tick_rounded_up(now.saturating_add(nanos(lifetime)));
         tags.order = tags.order.move_to_newest(position, self.ways);
-        self.entries[set * self.ways + way] = Some(Entry { key, expires, seen });
     }
 
     /// Updates what was done with a message still remembered. Its lifetime
     /// is unchanged: an expired entry stays expired.
     pub fn update(&mut self, key: &MessageKey, seen: Seen) {
         let (set, fingerprint) = self.locate(key);
-        if let Some(slot) = self.find(set, fingerprint, key)
-            && let Some(entry) = &mut self.entries[slot]
-        {
-            entry.seen = seen;
+        if let Some(slot) = self.find(set, fingerprint, key) {
+            // SAFETY: `find` returns only slots with a non-zero fingerprint.
+            unsafe { self.entries[slot].assume_init_mut() }.seen = seen;
         }
     }
 
@@ -182,15 +202,23 @@ impl DeduplicationCache {
         (set, (hash as u16).max(1))
     }
 
+    /// The entry of a slot whose way's fingerprint is non-zero.
+    fn entry(&self, slot: usize) -> &Entry {
+        debug_assert_ne!(
+            self.tags[slot / self.ways].fingerprints[slot % self.ways],
+            0
+        );
+        // SAFETY: callers pass only slots whose fingerprint matched one
+        // computed by `locate`, which is never 0: initialised entries.
+        unsafe { self.entries[slot].assume_init_ref() }
+    }
+
     /// The slot holding `key` in `set`, expired or not.
     fn find(&self, set: usize, fingerprint: u16, key: &MessageKey) -> Option<usize> {
         let mut matches = self.tags[set].matching(fingerprint);
         while matches != 0 {
             let slot = set * self.ways + matches.trailing_zeros() as usize;
-            if self.entries[slot]
-                .as_ref()
-                .is_some_and(|entry| entry.key == *key)
-            {
+            if self.entry(slot).key == *key {
                 return Some(slot);
             }
             matches &= matches - 1;
