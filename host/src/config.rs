@@ -89,6 +89,14 @@ pub struct ObserveConfig {
     /// went away is noticed (§4.5); at least one a day is in any case.
     /// Default 20.
     pub confirmable_every: u32,
+    /// Renderings of one observed resource for its observers start at least
+    /// this many milliseconds apart: changes announced in between are
+    /// coalesced into one notification of the newest state (RFC 7641
+    /// §4.5.2), so an observer hears from a resource at most ten times a
+    /// second however often it changes, and a plugin that announces changes
+    /// in a loop costs one rendering per interval. 0 renders every change
+    /// (still never two of one resource at once). Default 100.
+    pub min_notification_interval_ms: u64,
 }
 
 impl Default for ObserveConfig {
@@ -97,6 +105,7 @@ impl Default for ObserveConfig {
             max_per_endpoint: 64,
             max_total: 10_000,
             confirmable_every: 20,
+            min_notification_interval_ms: 100,
         }
     }
 }

@@ -95,6 +95,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let limits = EndpointLimits {
         max_pending_requests: config.runtime.max_pending_requests,
         observe: config.observe_policy(),
+        notification_interval: std::time::Duration::from_millis(
+            config.observe.min_notification_interval_ms,
+        ),
         uploads: config.upload_limits(),
     };
     let mut endpoints = JoinSet::new();

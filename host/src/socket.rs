@@ -15,7 +15,7 @@ use bytes::Bytes;
 use coap_lite::{CoapOption, Packet, ResponseType};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 mod receive_batch;
 mod send_batch;
@@ -23,6 +23,7 @@ mod send_batch;
 use receive_batch::ReceiveBuffers;
 
 use crate::exchange::blockwise::{HeldResponses, UploadLimits, Uploads};
+use crate::exchange::notification_pacing::NotificationPacing;
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
 use crate::exchange::{
     Answer, Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, response,
@@ -66,6 +67,8 @@ pub struct EndpointLimits {
     pub max_pending_requests: usize,
     /// Observation limits and notification policy.
     pub observe: ObservePolicy,
+    /// Renderings of one observed path start at least this far apart.
+    pub notification_interval: Duration,
     /// Block-wise upload limits.
     pub uploads: UploadLimits,
 }
@@ -104,6 +107,7 @@ struct Endpoint {
     local: SocketAddr,
     layer: MessageLayer,
     observations: Observations,
+    pacing: NotificationPacing,
     transfers: Transfers,
     shared: Shared,
     limits: EndpointLimits,
@@ -129,12 +133,13 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let mut events = shared.host.subscribe();
+    let events = shared.host.subscribe();
     let mut endpoint = Endpoint {
         socket,
         local,
         layer,
         observations: Observations::new(limits.observe),
+        pacing: NotificationPacing::new(limits.notification_interval),
         transfers: Transfers {
             uploads: Uploads::new(limits.uploads),
             responses: HeldResponses::new(limits.uploads.timeout, HELD_RESPONSES),
@@ -166,21 +171,21 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
             // Finish work before taking more.
             biased;
             Some(completion) = completions.recv() => endpoint.on_completion(completion),
-            event = events.recv() => match event {
-                Ok(event) => endpoint.on_resource_event(event),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "resource events missed; refreshing every observed resource");
-                    endpoint.refresh_all();
+            batch = events.next() => {
+                let now = Instant::now();
+                for event in batch {
+                    endpoint.on_resource_event(event, now);
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
-            },
+            }
             readable = endpoint.socket.readable() => match readable {
                 Ok(()) => endpoint.receive(&mut buffers),
                 Err(error) => tracing::debug!(%error, "socket not readable"),
             },
             () = &mut timer => {
                 armed_for = None;
-                endpoint.layer.on_timeout(Instant::now(), &mut endpoint.actions);
+                let now = Instant::now();
+                endpoint.layer.on_timeout(now, &mut endpoint.actions);
+                endpoint.render_due(now);
             }
             _ = upload_sweep.tick(), if !endpoint.transfers.uploads.is_empty() || !endpoint.transfers.responses.is_empty() => {
                 let now = Instant::now();
@@ -202,7 +207,13 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
 
         // A timer that fired stays ready: it must be armed again, even when
         // nothing is due, or the loop would spin on it.
-        let due = endpoint.layer.next_deadline();
+        let due = match (
+            endpoint.layer.next_deadline(),
+            endpoint.pacing.next_deadline(),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let rearm = match (armed_for, due) {
             (None, _) => true,
             (Some(armed), Some(due)) => armed != due,
@@ -380,7 +391,10 @@ impl Endpoint {
                 accept,
                 important,
                 response,
-            } => self.notify(&path, accept, important, response),
+            } => {
+                self.pacing.rendered(&path);
+                self.notify(&path, accept, important, response);
+            }
         }
     }
 
@@ -431,10 +445,15 @@ impl Endpoint {
         }
     }
 
-    fn on_resource_event(&mut self, event: ResourceEvent) {
+    fn on_resource_event(&mut self, event: ResourceEvent, now: Instant) {
         match event {
-            ResourceEvent::Changed { path, important } => self.refresh(&path, important),
+            ResourceEvent::Changed { path, important } => {
+                if let Some(important) = self.pacing.changed(&path, important, now) {
+                    self.refresh(&path, important, now);
+                }
+            }
             ResourceEvent::Removed { path } => {
+                self.pacing.forget(&path);
                 let gone = self.observations.remove_path(&path);
                 let response = response::diagnostic(ResponseType::NotFound, "resource removed");
                 for (key, _) in gone {
@@ -455,9 +474,16 @@ impl Endpoint {
         }
     }
 
+    /// Renders the paths whose paced changes are due (RFC 7641 §4.5.2).
+    fn render_due(&mut self, now: Instant) {
+        for (path, important) in self.pacing.due(now) {
+            self.refresh(&path, important, now);
+        }
+    }
+
     /// Fetches the current representation of `path`, once per format its
     /// observers asked for, to notify them.
-    fn refresh(&mut self, path: &str, important: bool) {
+    fn refresh(&mut self, path: &str, important: bool, now: Instant) {
         let mut formats: Vec<Option<u16>> = self
             .observations
             .observers_of(path)
@@ -466,18 +492,15 @@ impl Endpoint {
             .collect();
         formats.sort_unstable();
         formats.dedup();
+        let mut renderings = 0;
         for accept in formats {
             let Some(call) = self.shared.exchanges.representation(path, accept) else {
                 continue;
             };
             self.spawn_representation(call, path.to_owned(), accept, important);
+            renderings += 1;
         }
-    }
-
-    fn refresh_all(&mut self) {
-        for path in self.observations.paths() {
-            self.refresh(&path, false);
-        }
+        self.pacing.started(path, renderings, now);
     }
 
     fn spawn_representation(

@@ -6,6 +6,7 @@
 
 pub mod amplification;
 pub mod blockwise;
+pub mod notification_pacing;
 pub mod observe;
 pub mod request;
 pub mod response;
@@ -68,6 +69,8 @@ pub struct PluginCall {
     /// What the request means for observations.
     pub observe: ObserveIntent,
     blocks: Blocks,
+    /// A GET made by the host to notify the resource's observers.
+    rendering: bool,
 }
 
 /// The block-wise options of a request, for its response (RFC 7959).
@@ -174,7 +177,12 @@ impl PluginCall {
     }
 
     async fn answer(&self) -> Packet {
-        match self.plugin.handle(&self.request).await {
+        let result = if self.rendering {
+            self.plugin.render(&self.request).await
+        } else {
+            self.plugin.handle(&self.request).await
+        };
+        match result {
             Ok(answer) => response::from_plugin(answer, &self.etags),
             Err(error @ (CallError::Timeout { .. } | CallError::CpuTime { .. })) => {
                 response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string())
@@ -333,6 +341,7 @@ impl ExchangeLayer {
             etags: options.etags,
             observe,
             blocks,
+            rendering: false,
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -359,6 +368,7 @@ impl ExchangeLayer {
                 max_block: self.max_block,
                 ..Blocks::default()
             },
+            rendering: true,
             request: Request {
                 method: Method::Get,
                 path: path.to_owned(),

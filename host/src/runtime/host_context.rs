@@ -3,22 +3,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use tokio::sync::broadcast;
-
+use super::resource_events::{ResourceEvent, ResourceEvents, Subscription};
 use crate::kv_store::KvStore;
-
-/// Something observers of a resource must hear about (RFC 7641 §4.2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ResourceEvent {
-    /// The resource's state changed; `important` asks for a CON notification.
-    Changed { path: String, important: bool },
-    /// The resource is gone (its plugin was removed or moved its routes).
-    Removed { path: String },
-}
-
-/// How many resource events may wait for a slow socket loop; a loop that
-/// falls further behind treats every observed resource as changed.
-const EVENT_BACKLOG: usize = 4096;
 
 /// Facts and services of the host, shared by all plugin instances.
 pub struct HostContext {
@@ -31,7 +17,7 @@ pub struct HostContext {
     // The paths served now. Kept here rather than a handle on the router,
     // which holds the plugins, which hold this: no reference cycle.
     resources: RwLock<Arc<[String]>>,
-    events: broadcast::Sender<ResourceEvent>,
+    events: ResourceEvents,
 }
 
 impl HostContext {
@@ -42,18 +28,18 @@ impl HostContext {
             started: Instant::now(),
             kv,
             resources: RwLock::new(Arc::from(Vec::new())),
-            events: broadcast::Sender::new(EVENT_BACKLOG),
+            events: ResourceEvents::default(),
         }
     }
 
     /// Tells every socket loop about a resource event.
     pub fn publish(&self, event: ResourceEvent) {
-        // No receiver yet (start-up) is no error: nobody observes anything.
-        let _ = self.events.send(event);
+        self.events.publish(event);
     }
 
-    /// A receiver of every resource event published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<ResourceEvent> {
+    /// A receiver of every resource event published from now on, coalesced
+    /// per path.
+    pub fn subscribe(&self) -> Subscription {
         self.events.subscribe()
     }
 

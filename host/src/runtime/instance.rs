@@ -6,6 +6,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types::{PluginDescription, Request, Response};
 use super::bindings::{Plugin as Exports, PluginPre};
+use super::resource_events::ResourceEvent;
 use super::state::PluginState;
 
 /// An instance, ready for calls. It is never shared: a call takes it out of
@@ -37,25 +38,55 @@ impl PluginInstance {
 
     /// Calls `describe`.
     pub async fn describe(&mut self) -> wasmtime::Result<PluginDescription> {
-        self.start_call();
+        self.start_call(None);
         self.exports.call_describe(&mut self.store).await
     }
 
-    /// Calls `handle`.
-    pub async fn handle(&mut self, request: &Request) -> wasmtime::Result<Response> {
-        self.start_call();
+    /// Calls `handle`. For `rendering` (a GET made for the resource's
+    /// observers), the call's own announcements of a change of the path it
+    /// renders are ignored (RFC 7641 §4.2: the notification it makes is the
+    /// change).
+    pub async fn handle(
+        &mut self,
+        request: &Request,
+        rendering: bool,
+    ) -> wasmtime::Result<Response> {
+        self.start_call(rendering.then_some(request.path.as_str()));
         self.exports.call_handle(&mut self.store, request).await
     }
 
     /// Calls `sample`.
     pub async fn sample(&mut self, path: &str) -> wasmtime::Result<bool> {
-        self.start_call();
+        self.start_call(None);
         self.exports.call_sample(&mut self.store, path).await
     }
 
-    fn start_call(&mut self) {
-        self.store.data_mut().ticks_used = 0;
+    fn start_call(&mut self, rendering: Option<&str>) {
+        let state = self.store.data_mut();
+        state.ticks_used = 0;
+        state.announced.start(&state.paths, rendering);
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Publishes the changes the last call announced, each path once,
+    /// whether the call returned or was stopped: what it wrote before a trap
+    /// is stored, and its observers must learn of it.
+    pub fn publish_announced(&mut self) {
+        let state = self.store.data_mut();
+        let (announced, foreign) = state.announced.take(&state.paths);
+        for (path, important) in announced {
+            state.host.publish(ResourceEvent::Changed {
+                path: path.to_owned(),
+                important,
+            });
+        }
+        if foreign > 0 {
+            tracing::debug!(
+                plugin = &*state.name,
+                count = foreign,
+                "changed() for paths not its own: ignored"
+            );
+        }
     }
 
     /// Gives the instance the plugin's identity once it has described itself.

@@ -1,6 +1,7 @@
 //! The plugin runtime: wasmtime, the component model, and the host side of
 //! the `coapwasm:plugin` world.
 
+mod announced_changes;
 pub mod bindings;
 mod call_placement;
 mod compile_cache;
@@ -11,6 +12,7 @@ mod instance;
 mod instance_pool;
 pub mod manifest;
 mod plugin;
+mod resource_events;
 mod state;
 
 use std::path::Path;
@@ -25,8 +27,9 @@ use wasmtime::component::{HasSelf, Linker};
 
 pub use call_placement::{CallPlacement, INLINE_BUDGET};
 pub use compile_cache::content_hash;
-pub use host_context::{HostContext, ResourceEvent};
+pub use host_context::HostContext;
 pub use plugin::{CallError, LoadError, Plugin};
+pub use resource_events::{ResourceEvent, Subscription};
 pub use state::PluginState;
 
 /// Limits on every plugin.

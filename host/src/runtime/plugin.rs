@@ -191,7 +191,18 @@ impl Plugin {
     /// trapped or timed-out instance is dropped; the next call makes another.
     pub async fn handle(&self, request: &Request) -> Result<Response, CallError> {
         self.call(&request.path, async |instance| {
-            instance.handle(request).await
+            instance.handle(request, false).await
+        })
+        .await
+    }
+
+    /// Calls `handle` for a GET that renders the resource for its observers
+    /// (RFC 7641 §4.2): as [`Plugin::handle`], except that the call cannot
+    /// announce a change of the path it renders, which would start the next
+    /// rendering and so on without end.
+    pub async fn render(&self, request: &Request) -> Result<Response, CallError> {
+        self.call(&request.path, async |instance| {
+            instance.handle(request, true).await
         })
         .await
     }
@@ -213,7 +224,9 @@ impl Plugin {
             None => self.instantiate().await?,
         };
         let timeout = self.limits.call_timeout;
-        match tokio::time::timeout(timeout, call(&mut instance)).await {
+        let outcome = tokio::time::timeout(timeout, call(&mut instance)).await;
+        instance.publish_announced();
+        match outcome {
             Ok(Ok(value)) => {
                 self.pool.put_back(instance);
                 Ok(value)

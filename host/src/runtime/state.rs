@@ -8,6 +8,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 use super::RuntimeLimits;
+use super::announced_changes::AnnouncedChanges;
 use super::host_context::HostContext;
 use super::manifest::Capabilities;
 use crate::kv_store::Namespace;
@@ -40,6 +41,9 @@ pub struct PluginState {
     /// Epoch ticks the current call has run for, and how many it may.
     pub(crate) ticks_used: u64,
     pub(crate) tick_budget: u64,
+    /// The changes the current call announced through `observe.changed`,
+    /// one per path: published once the call returns.
+    pub(crate) announced: AnnouncedChanges,
 }
 
 impl PluginState {
@@ -89,6 +93,7 @@ impl PluginState {
                 .build(),
             ticks_used: 0,
             tick_budget: limits.cpu_ticks_per_call(),
+            announced: AnnouncedChanges::default(),
         })
     }
 }
