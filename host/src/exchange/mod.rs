@@ -601,3 +601,61 @@ fn method_flag(method: Method) -> Methods {
         Method::Ipatch => Methods::IPATCH,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(block2: Option<Block>, budget: Option<Budget>) -> Blocks {
+        Blocks {
+            block1: None,
+            block2,
+            size2: true,
+            max_block: 1024,
+            budget: budget.map(|budget| (budget, 2)),
+        }
+    }
+
+    /// A later block of a held response is the block the whole response
+    /// would have given: same payload, ETag, Size2 and Block2.
+    #[test]
+    fn a_held_response_gives_the_blocks_of_the_whole() {
+        let payload: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let whole = response::content(42, payload.clone());
+        let mut head = whole.clone();
+        head.payload.clear();
+        head.add_option(CoapOption::ETag, blockwise::etag_of(&payload));
+        let representations = Representations::new(TransferMemory::new(4096));
+        let held = HeldResponse {
+            head,
+            representation: representations.hold(payload).unwrap(),
+        };
+        for budget in [None, Budget::new(3, 512, 12)] {
+            for num in 0..3 {
+                let blocks = blocks(Some(Block::new(num, false, 1024)), budget);
+                let direct = blocks.apply(whole.clone());
+                let from_held = blocks.apply_held(&held);
+                assert_eq!(from_held.payload, direct.payload, "block {num}");
+                let options = |packet: &Packet| {
+                    packet
+                        .options()
+                        .map(|(number, values)| (*number, values.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(options(&from_held), options(&direct), "block {num}");
+            }
+        }
+    }
+
+    /// Only a response that goes out in several blocks is held, and never a
+    /// notification's.
+    #[test]
+    fn only_a_sliced_response_is_held() {
+        let small = response::content(50, vec![b'x'; 191]);
+        let tiny_get = Budget::new(3, 512, 10);
+        assert!(!blocks(None, tiny_get).splits(&small));
+        assert!(blocks(None, Budget::new(3, 0, 10)).splits(&small));
+        let large = response::content(42, vec![0; 2000]);
+        assert!(blocks(None, tiny_get).splits(&large));
+    }
+}
