@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use coapwasm::config::Config;
-use coapwasm::exchange::blockwise::{HeldResponses, Uploads};
-use coapwasm::exchange::{Dispatch, ExchangeLayer, Transfers};
+use coapwasm::exchange::{Dispatch, ExchangeLayer};
 use coapwasm::message::{Action, MessageLayer};
 use coapwasm::router::{Router, RoutingTable};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -27,17 +26,8 @@ fn request_path(c: &mut Criterion) {
     let plugins = tokio.block_on(support::plugins(&runtime));
     let (table, _) = RoutingTable::build(plugins);
     let config = Config::default();
-    let exchanges = ExchangeLayer::new(
-        Arc::new(Router::new(table)),
-        config.blockwise.max_block_size,
-        config.blockwise.max_body_size,
-        config.blockwise.amplification_factor,
-    );
-    let limits = config.upload_limits();
-    let mut transfers = Transfers {
-        uploads: Uploads::new(limits),
-        responses: HeldResponses::new(limits.timeout, 256),
-    };
+    let exchanges = ExchangeLayer::new(Arc::new(Router::new(table)), config.blockwise_limits());
+    let mut transfers = exchanges.transfers(config.upload_limits());
     let mut layer = MessageLayer::new(config.transmission_parameters(), 1);
     for path in ["/led", "/info"] {
         let mut datagram = support::get_datagram(0, path);

@@ -51,9 +51,18 @@ pub struct BlockwiseConfig {
     /// The largest request body a plugin is handed; a larger one gets 4.13
     /// with Size1. Default 262144 (256 KiB).
     pub max_body_size: usize,
-    /// Bytes all partial uploads of a socket may hold together; past it a new
-    /// block gets 5.03. Default 16 MiB.
-    pub max_upload_memory: usize,
+    /// Bytes the whole host may hold for block-wise transfers: the partial
+    /// bodies of uploads and the representations held for the later blocks
+    /// of responses sent block-wise, of every socket together (one copy of
+    /// a representation however many peers fetch it). Past it, an upload's
+    /// next block, or a request whose response would have to be held, gets
+    /// 5.03 with Max-Age. Default 16777216 (16 MiB): 64 distinct firmware
+    /// images of 256 KiB in transfer at once, or 16 of the largest
+    /// responses (`runtime.max_response_bytes`), small beside the 64 MiB
+    /// one plugin instance may take. Formerly `max_upload_memory` (per
+    /// socket, uploads only), still accepted.
+    #[serde(alias = "max_upload_memory")]
+    pub max_transfer_memory: usize,
     /// A partial upload with no block for this long is dropped. Default 60000.
     pub upload_timeout_ms: u64,
     /// A response datagram may be at most this many times the size of the
@@ -62,6 +71,12 @@ pub struct BlockwiseConfig {
     /// amplifier (RFC 7252 §11.3; 3 as in RFC 9175 §2.4). 0 turns the limit
     /// off, for networks where source addresses cannot be forged. Default 3.
     pub amplification_factor: usize,
+    /// ... unless the response datagram is at most this many bytes: small
+    /// representations go whole whatever the request's size. Default 512:
+    /// every example plugin's answer fits (the largest, `/info`, is 191
+    /// bytes of payload), discovery of several plugins and firmware images
+    /// still go block-wise; one spoofed 10-byte GET draws at most 512 bytes.
+    pub amplification_allowance: usize,
 }
 
 impl Default for BlockwiseConfig {
@@ -69,9 +84,10 @@ impl Default for BlockwiseConfig {
         BlockwiseConfig {
             max_block_size: 1024,
             max_body_size: 256 * 1024,
-            max_upload_memory: 16 * 1024 * 1024,
+            max_transfer_memory: 16 * 1024 * 1024,
             upload_timeout_ms: 60_000,
             amplification_factor: 3,
+            amplification_allowance: 512,
         }
     }
 }
@@ -173,6 +189,13 @@ pub struct RuntimeConfig {
     /// Requests being handled by plugins at once, per socket; past it a
     /// request gets 5.03 with Max-Age (RFC 7252 §5.9.3.4). Default 1024.
     pub max_pending_requests: usize,
+    /// The largest payload of one plugin response; a larger one is answered
+    /// 5.00 with a diagnostic naming the limit, and logged. Default 1048576
+    /// (1 MiB): a thousand 1024-byte blocks, the largest representation a
+    /// constrained client would fetch block-wise, and what bounds the bytes
+    /// one held response takes of `blockwise.max_transfer_memory`. A
+    /// manifest's `[limits] max_response_bytes` overrides it.
+    pub max_response_bytes: usize,
 }
 
 impl Default for Config {
@@ -213,6 +236,7 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 64 * 1024 * 1024,
             max_table_elements: 262_144,
             max_pending_requests: 1024,
+            max_response_bytes: 1024 * 1024,
         }
     }
 }
@@ -273,6 +297,10 @@ impl Config {
             r.max_pending_requests > 0,
             "runtime.max_pending_requests must be positive"
         );
+        anyhow::ensure!(
+            r.max_response_bytes > 0,
+            "runtime.max_response_bytes must be positive"
+        );
         Ok(())
     }
 
@@ -295,6 +323,19 @@ impl Config {
             max_cpu_per_call: Duration::from_millis(r.max_cpu_ms_per_call),
             max_memory: r.max_memory_bytes,
             max_table_elements: r.max_table_elements,
+            max_response_bytes: r.max_response_bytes,
+        }
+    }
+
+    /// What the exchange layer sends and holds for block-wise transfers.
+    pub fn blockwise_limits(&self) -> crate::exchange::BlockwiseLimits {
+        let b = &self.blockwise;
+        crate::exchange::BlockwiseLimits {
+            max_block: b.max_block_size,
+            max_body: b.max_body_size,
+            amplification_factor: b.amplification_factor,
+            amplification_allowance: b.amplification_allowance,
+            max_transfer_memory: b.max_transfer_memory,
         }
     }
 
@@ -304,7 +345,6 @@ impl Config {
         crate::exchange::blockwise::UploadLimits {
             max_body: b.max_body_size,
             max_block: b.max_block_size,
-            max_memory: b.max_upload_memory,
             timeout: Duration::from_millis(b.upload_timeout_ms),
         }
     }
@@ -393,6 +433,24 @@ mod tests {
             config.runtime.max_memory_bytes,
             defaults.runtime.max_memory_bytes
         );
+        assert_eq!(
+            config.runtime.max_response_bytes,
+            defaults.runtime.max_response_bytes
+        );
+        assert_eq!(
+            config.blockwise.max_transfer_memory,
+            defaults.blockwise.max_transfer_memory
+        );
+        assert_eq!(
+            config.blockwise.amplification_allowance,
+            defaults.blockwise.amplification_allowance
+        );
+    }
+
+    #[test]
+    fn the_former_upload_memory_key_still_loads() {
+        let config: Config = toml::from_str("[blockwise]\nmax_upload_memory = 1024\n").unwrap();
+        assert_eq!(config.blockwise.max_transfer_memory, 1024);
     }
 
     #[test]

@@ -71,9 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(table));
     let exchanges = Arc::new(ExchangeLayer::new(
         router.clone(),
-        config.blockwise.max_block_size,
-        config.blockwise.max_body_size,
-        config.blockwise.amplification_factor,
+        config.blockwise_limits(),
     ));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));

@@ -22,7 +22,7 @@ mod send_batch;
 
 use receive_batch::ReceiveBuffers;
 
-use crate::exchange::blockwise::{HeldResponses, UploadLimits, Uploads};
+use crate::exchange::blockwise::UploadLimits;
 use crate::exchange::notification_pacing::NotificationPacing;
 use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_sequence};
 use crate::exchange::{
@@ -31,9 +31,6 @@ use crate::exchange::{
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::observation_store::ObservationStore;
 use crate::runtime::{HostContext, INLINE_BUDGET, ResourceEvent};
-
-/// Large responses to unsafe requests a socket holds for block fetches.
-const HELD_RESPONSES: usize = 256;
 
 /// The receive buffer asked of the kernel.
 const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
@@ -140,10 +137,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         layer,
         observations: Observations::new(limits.observe),
         pacing: NotificationPacing::new(limits.notification_interval),
-        transfers: Transfers {
-            uploads: Uploads::new(limits.uploads),
-            responses: HeldResponses::new(limits.uploads.timeout, HELD_RESPONSES),
-        },
+        transfers: shared.exchanges.transfers(limits.uploads),
         shared,
         limits,
         completed,
@@ -366,10 +360,10 @@ impl Endpoint {
     ) {
         self.pending -= 1;
         let mut response = answer.response;
-        if let Some((key, whole)) = answer.held {
-            self.transfers
-                .responses
-                .hold(exchange.key.peer, key, whole, now);
+        if let Some(whole) = answer.held
+            && let Err(refusal) = self.transfers.hold(exchange.key.peer, whole, now)
+        {
+            response = refusal;
         }
         self.observe_outcome(&exchange, observe, &mut response);
         self.layer

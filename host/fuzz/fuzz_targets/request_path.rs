@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use coap_lite::{CoapOption, Packet};
 use coapwasm::config::Config;
-use coapwasm::exchange::blockwise::{HeldResponses, Uploads};
 use coapwasm::exchange::observe::{Observations, ObserverKey, clock_sequence};
 use coapwasm::exchange::{
     Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, request, response,
@@ -42,9 +41,6 @@ const SLOW: &[&str] = &["/test/slow", "/test/spin", "/test/hog"];
 
 /// Enough timer turns for every retransmission of every message to run out.
 const MAX_TIMER_TURNS: usize = 1000;
-
-/// Held responses per input, as `socket.rs` holds them per socket.
-const HELD_RESPONSES: usize = 256;
 
 /// The host, set up once per process.
 struct Host {
@@ -99,6 +95,7 @@ impl Host {
                     max_cpu_per_call: Duration::from_millis(500),
                     max_memory: config.runtime.max_memory_bytes,
                     max_table_elements: config.runtime.max_table_elements,
+                    max_response_bytes: config.runtime.max_response_bytes,
                 },
                 &data.path().join("cache"),
             )
@@ -114,9 +111,7 @@ impl Host {
             context.set_resources(table.paths());
             let exchanges = Arc::new(ExchangeLayer::new(
                 Arc::new(Router::new(table)),
-                config.blockwise.max_block_size,
-                config.blockwise.max_body_size,
-                config.blockwise.amplification_factor,
+                config.blockwise_limits(),
             ));
             (exchanges, context, runtime)
         });
@@ -150,10 +145,7 @@ fuzz_target!(|input: &[u8]| {
     let mut endpoint = Endpoint {
         host,
         layer: MessageLayer::new(host.config.transmission_parameters(), 0),
-        transfers: Transfers {
-            uploads: Uploads::new(limits),
-            responses: HeldResponses::new(limits.timeout, HELD_RESPONSES),
-        },
+        transfers: host.exchanges.transfers(limits),
         observations: Observations::new(host.config.observe_policy()),
         events: host.context.subscribe(),
         queue: VecDeque::new(),
@@ -196,6 +188,11 @@ fuzz_target!(|input: &[u8]| {
         endpoint.transfers.uploads.held(),
         0,
         "an upload outlived its timeout"
+    );
+    assert_eq!(
+        endpoint.transfers.representations.memory().used(),
+        0,
+        "block-wise memory outlived the transfers that held it"
     );
 });
 
@@ -261,10 +258,10 @@ impl Endpoint {
                 let observe = call.observe.clone();
                 let answer = self.host.tokio.block_on(call.run());
                 let mut response = answer.response;
-                if let Some((key, whole)) = answer.held {
-                    self.transfers
-                        .responses
-                        .hold(exchange.key.peer, key, whole, self.now);
+                if let Some(whole) = answer.held
+                    && let Err(refusal) = self.transfers.hold(exchange.key.peer, whole, self.now)
+                {
+                    response = refusal;
                 }
                 self.observe_outcome(&exchange, observe, &mut response);
                 self.layer

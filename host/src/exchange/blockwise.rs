@@ -7,8 +7,10 @@ use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use coap_lite::Packet;
 use foldhash::fast::RandomState;
+
+use super::representations::HeldResponse;
+use super::transfer_memory::{Reservation, TransferMemory};
 
 /// A Block1 or Block2 option value (§2.2): block number, whether more blocks
 /// follow, and the size exponent. SZX 7 (BERT, RFC 8323) is not valid over
@@ -165,12 +167,14 @@ pub enum Refusal {
     TooLarge { limit: usize },
     /// A non-final block whose payload is not the block size: 4.00.
     BadBlock,
-    /// Too much memory is held by uploads in progress: 5.03.
+    /// The host's block-wise memory is spent ([`TransferMemory`]): 5.03.
     Busy,
 }
 
 struct Upload {
     body: Vec<u8>,
+    // The body's share of the host's block-wise memory.
+    reservation: Reservation,
     last_block: Instant,
 }
 
@@ -184,11 +188,12 @@ struct Upload {
 ///   such state; a client that starts again from block 0 gets a fresh one).
 ///
 /// Keyed by endpoint and [`request_key`]; bounded in number and age, oldest
-/// first.
+/// first, and in bytes by the [`TransferMemory`] their payloads draw on
+/// (shared with every endpoint holding the same representation).
 pub struct HeldResponses {
     // Each with when it was held and the number of that hold.
     // foldhash, seeded per process: a peer cannot aim keys at one bucket.
-    entries: HashMap<(SocketAddr, String), (Packet, Instant, u64), RandomState>,
+    entries: HashMap<(SocketAddr, String), (HeldResponse, Instant, u64), RandomState>,
     // Holds in order, which is also age order; a key held again leaves a
     // stale entry here (its number no longer matches), skipped when it
     // comes up.
@@ -225,7 +230,7 @@ impl HeldResponses {
     }
 
     /// Keeps `response` for later blocks of `peer`'s request `key`.
-    pub fn hold(&mut self, peer: SocketAddr, key: String, response: Packet, now: Instant) {
+    pub fn hold(&mut self, peer: SocketAddr, key: String, response: HeldResponse, now: Instant) {
         self.expire(now);
         while self.entries.len() >= self.capacity && self.evict_oldest() {}
         if self.order.len() >= 2 * self.capacity {
@@ -241,7 +246,7 @@ impl HeldResponses {
     }
 
     /// The response held for `peer`'s request `key`, if still there.
-    pub fn get(&mut self, peer: SocketAddr, key: &str, now: Instant) -> Option<&Packet> {
+    pub fn get(&mut self, peer: SocketAddr, key: &str, now: Instant) -> Option<&HeldResponse> {
         self.expire(now);
         self.entries
             .get(&(peer, key.to_owned()))
@@ -298,28 +303,29 @@ pub struct UploadLimits {
     pub max_body: usize,
     /// The largest block the host accepts; larger ones are negotiated down.
     pub max_block: usize,
-    /// Bytes held by all partial uploads together.
-    pub max_memory: usize,
     /// An upload with no block for this long is dropped.
     pub timeout: Duration,
 }
 
 /// Partial Block1 uploads of one socket, each keyed by endpoint and path so
 /// that uploads from different clients, or to different resources, never mix
-/// (§2.3; Request-Tag, RFC 9175, is not supported).
+/// (§2.3; Request-Tag, RFC 9175, is not supported). Their bodies draw on the
+/// host's [`TransferMemory`].
 pub struct Uploads {
     partial: HashMap<(SocketAddr, String), Upload>,
     held: usize,
     limits: UploadLimits,
+    memory: TransferMemory,
 }
 
 impl Uploads {
-    /// No uploads yet.
-    pub fn new(limits: UploadLimits) -> Self {
+    /// No uploads yet; their bodies draw on `memory`.
+    pub fn new(limits: UploadLimits, memory: TransferMemory) -> Self {
         Uploads {
             partial: HashMap::new(),
             held: 0,
             limits,
+            memory,
         }
     }
 
@@ -378,14 +384,21 @@ impl Uploads {
                 limit: self.limits.max_body,
             });
         }
-        if block.more && self.held + payload.len() > self.limits.max_memory {
+        let memory = &self.memory;
+        let upload = match self.partial.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(upload) => upload.into_mut(),
+            std::collections::hash_map::Entry::Vacant(vacant) => vacant.insert(Upload {
+                body: Vec::new(),
+                reservation: memory.reservation(),
+                last_block: now,
+            }),
+        };
+        // The last block is handed on at once: only a body still being
+        // received is held.
+        if block.more && !upload.reservation.grow(payload.len()) {
             self.drop_upload(&key);
             return UploadStep::Refused(Refusal::Busy);
         }
-        let upload = self.partial.entry(key.clone()).or_insert(Upload {
-            body: Vec::new(),
-            last_block: now,
-        });
         upload.body.extend_from_slice(payload);
         upload.last_block = now;
         self.held += payload.len();
@@ -429,6 +442,7 @@ impl Uploads {
 
 #[cfg(test)]
 mod tests {
+    use super::super::representations::Representations;
     use super::*;
 
     fn peer(port: u16) -> SocketAddr {
@@ -439,7 +453,6 @@ mod tests {
         UploadLimits {
             max_body: 100,
             max_block: 32,
-            max_memory: 1000,
             timeout: Duration::from_secs(60),
         }
     }
@@ -492,7 +505,7 @@ mod tests {
 
     #[test]
     fn upload_reassembles_in_order() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         let step = uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[1; 16], now);
         assert_eq!(step, UploadStep::Continue(Block::new(0, true, 16)));
@@ -515,7 +528,7 @@ mod tests {
 
     #[test]
     fn missing_or_repeated_block_is_incomplete() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[0; 16], now);
         let step = uploads.receive(peer(1), "/fw", Block::new(2, true, 16), None, &[0; 16], now);
@@ -531,7 +544,7 @@ mod tests {
 
     #[test]
     fn uploads_from_different_endpoints_never_mix() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[1; 16], now);
         uploads.receive(peer(2), "/fw", Block::new(0, true, 16), None, &[2; 16], now);
@@ -543,7 +556,7 @@ mod tests {
 
     #[test]
     fn too_large_up_front_or_on_the_way() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         let step = uploads.receive(
             peer(1),
@@ -571,7 +584,7 @@ mod tests {
 
     #[test]
     fn abandoned_upload_is_dropped_after_the_timeout() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         uploads.receive(peer(1), "/fw", Block::new(0, true, 16), None, &[0; 16], now);
         assert_eq!(uploads.held(), 16);
@@ -581,8 +594,33 @@ mod tests {
     }
 
     #[test]
+    fn uploads_of_every_socket_share_one_budget() {
+        let memory = TransferMemory::new(48);
+        let mut one = Uploads::new(limits(), memory.clone());
+        let mut two = Uploads::new(limits(), memory.clone());
+        let now = Instant::now();
+        let step = one.receive(peer(1), "/fw", Block::new(0, true, 32), None, &[0; 32], now);
+        assert_eq!(step, UploadStep::Continue(Block::new(0, true, 32)));
+        let step = two.receive(peer(2), "/fw", Block::new(0, true, 32), None, &[0; 32], now);
+        assert_eq!(step, UploadStep::Refused(Refusal::Busy));
+        // A last block is handed on, not held: it needs no room.
+        let step = two.receive(
+            peer(2),
+            "/fw",
+            Block::new(0, false, 32),
+            None,
+            &[0; 30],
+            now,
+        );
+        assert!(matches!(step, UploadStep::Complete { .. }));
+        assert_eq!(memory.used(), 32);
+        one.expire(now + Duration::from_secs(61));
+        assert_eq!(memory.used(), 0);
+    }
+
+    #[test]
     fn larger_client_blocks_are_negotiated_down() {
-        let mut uploads = Uploads::new(limits());
+        let mut uploads = Uploads::new(limits(), TransferMemory::new(1000));
         let now = Instant::now();
         // 64-byte first block with a 32-byte host limit: accepted, and the
         // answer echoes NUM 0 with SZX for 32 bytes; the client goes on from
@@ -593,10 +631,12 @@ mod tests {
         assert!(matches!(step, UploadStep::Complete { body, .. } if body.len() == 68));
     }
 
-    fn held_packet(payload: &[u8]) -> Packet {
-        let mut packet = Packet::new();
-        packet.payload = payload.to_vec();
-        packet
+    fn held_packet(payload: &[u8]) -> HeldResponse {
+        let representations = Representations::new(TransferMemory::new(1000));
+        HeldResponse {
+            head: coap_lite::Packet::new(),
+            representation: representations.hold(payload.to_vec()).unwrap(),
+        }
     }
 
     #[test]
@@ -616,10 +656,22 @@ mod tests {
         held.hold(peer(1), "/a?x".to_owned(), held_packet(b"1"), now);
         held.hold(peer(1), "/ab".to_owned(), held_packet(b"2"), now);
         assert!(held.get(peer(2), "/a?x", now).is_none());
-        assert_eq!(held.get(peer(1), "/a?x", now).unwrap().payload, b"1");
+        assert_eq!(
+            held.get(peer(1), "/a?x", now)
+                .unwrap()
+                .representation
+                .payload(),
+            b"1"
+        );
         held.forget_path("/a");
         assert!(held.get(peer(1), "/a?x", now).is_none());
-        assert_eq!(held.get(peer(1), "/ab", now).unwrap().payload, b"2");
+        assert_eq!(
+            held.get(peer(1), "/ab", now)
+                .unwrap()
+                .representation
+                .payload(),
+            b"2"
+        );
     }
 
     #[test]
@@ -648,7 +700,13 @@ mod tests {
         );
         let now = start + Duration::from_secs(3);
         assert!(held.get(peer(1), "/b", now).is_none(), "the oldest went");
-        assert_eq!(held.get(peer(1), "/a", now).unwrap().payload, b"a2");
+        assert_eq!(
+            held.get(peer(1), "/a", now)
+                .unwrap()
+                .representation
+                .payload(),
+            b"a2"
+        );
         assert_eq!(held.len(), 2);
         let later = start + Duration::from_secs(62);
         assert!(held.get(peer(1), "/a", later).is_none());

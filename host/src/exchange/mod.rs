@@ -8,9 +8,11 @@ pub mod amplification;
 pub mod blockwise;
 pub mod notification_pacing;
 pub mod observe;
+pub mod representations;
 pub mod request;
 pub mod response;
 mod source;
+pub mod transfer_memory;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,15 +26,72 @@ use crate::runtime::bindings::types::{Method, Methods, Request};
 use crate::runtime::{CallError, Plugin};
 
 use amplification::Budget;
-use blockwise::{Block, HeldResponses, Refusal, UploadStep, Uploads};
+use blockwise::{Block, HeldResponses, Refusal, UploadLimits, UploadStep, Uploads};
+use representations::{HeldResponse, Representations};
 use source::source_text;
+use transfer_memory::TransferMemory;
+
+/// Large responses a socket holds for block fetches, at most.
+pub const HELD_RESPONSES: usize = 256;
 
 /// The block-wise state of one socket: partial uploads and held responses.
+/// Their bytes draw on the host's one [`TransferMemory`].
 pub struct Transfers {
     /// Partial Block1 uploads.
     pub uploads: Uploads,
-    /// Large responses to unsafe requests, block by block.
+    /// Large responses, for the requests of their later blocks.
     pub responses: HeldResponses,
+    /// The payloads held, shared by every socket.
+    pub representations: Representations,
+}
+
+impl Transfers {
+    /// Holds `whole` for `peer`'s requests of its later blocks (RFC 7959
+    /// §2.4); when the host's block-wise memory cannot take it, the 5.03
+    /// with Max-Age to send instead (RFC 7252 §5.9.3.4), as for uploads.
+    pub fn hold(&mut self, peer: SocketAddr, whole: ToHold, now: Instant) -> Result<(), Packet> {
+        let Some(representation) = self.representations.hold(whole.payload) else {
+            let memory = self.representations.memory();
+            tracing::debug!(
+                used = memory.used(),
+                limit = memory.limit(),
+                "block-wise memory spent; response not held"
+            );
+            return Err(refusal_response(Refusal::Busy));
+        };
+        let held = HeldResponse {
+            head: whole.head,
+            representation,
+        };
+        self.responses.hold(peer, whole.key, held, now);
+        Ok(())
+    }
+}
+
+/// A response sent block-wise, to be held for the later blocks.
+pub struct ToHold {
+    /// Its [`blockwise::request_key`].
+    key: String,
+    /// The response without its payload, with the ETag its blocks carry.
+    head: Packet,
+    /// The whole payload.
+    payload: Vec<u8>,
+}
+
+/// How the exchange layer bounds what it sends and holds.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockwiseLimits {
+    /// The host's largest block.
+    pub max_block: usize,
+    /// The largest request body.
+    pub max_body: usize,
+    /// A response may take this many times its request's datagram
+    /// (0: no limit) ...
+    pub amplification_factor: usize,
+    /// ... or this many bytes, whichever is more (§11.3 of RFC 7252).
+    pub amplification_allowance: usize,
+    /// Bytes all held responses and partial uploads of the host may take.
+    pub max_transfer_memory: usize,
 }
 use request::RequestError;
 
@@ -71,6 +130,10 @@ pub struct PluginCall {
     blocks: Blocks,
     /// A GET made by the host to notify the resource's observers.
     rendering: bool,
+    /// Whether a response sent block-wise is held for the later blocks: not
+    /// for a notification, whose later blocks are fetched by GET (RFC 7959
+    /// §3.4).
+    holds: bool,
 }
 
 /// The block-wise options of a request, for its response (RFC 7959).
@@ -94,17 +157,32 @@ impl Blocks {
     /// The response, with the Block1 echo, and sliced into the block asked
     /// for if it does not fit one (§2.4): with an ETag, so that a client can
     /// tell blocks of different versions apart, and Size2 if asked.
-    fn apply(&self, mut packet: Packet) -> Packet {
+    fn apply(&self, packet: Packet) -> Packet {
+        self.apply_to(packet, None)
+    }
+
+    /// The block asked for of a held response.
+    fn apply_held(&self, held: &HeldResponse) -> Packet {
+        self.apply_to(held.head.clone(), Some(held.representation.payload()))
+    }
+
+    /// [`Blocks::apply`] to `packet`, whose payload is `payload` if given
+    /// (a held one, copied only in the part sent).
+    fn apply_to(&self, mut packet: Packet, payload: Option<&[u8]>) -> Packet {
         if let Some(block1) = self.block1 {
             packet.add_option(CoapOption::Block1, block1.encode());
         }
+        let len = payload.map_or(packet.payload.len(), <[u8]>::len);
         let size2 = self
             .size2
-            .then(|| response::uint(u32::try_from(packet.payload.len()).unwrap_or(u32::MAX)));
-        let max_block = self.max_block_for(&packet);
-        let slice = match blockwise::slice(packet.payload.len(), self.block2, max_block) {
+            .then(|| response::uint(u32::try_from(len).unwrap_or(u32::MAX)));
+        let max_block = self.max_block_for(&packet, len);
+        let slice = match blockwise::slice(len, self.block2, max_block) {
             Ok(Some(slice)) => slice,
             Ok(None) => {
+                if let Some(payload) = payload {
+                    packet.payload = payload.to_vec();
+                }
                 if let Some(size2) = size2 {
                     packet.add_option(CoapOption::Size2, size2);
                 }
@@ -114,28 +192,41 @@ impl Blocks {
                 return response::diagnostic(ResponseType::BadOption, "no such block");
             }
         };
+        let own;
+        let payload = match payload {
+            Some(payload) => payload,
+            None => {
+                own = std::mem::take(&mut packet.payload);
+                &own[..]
+            }
+        };
         if packet.get_first_option(CoapOption::ETag).is_none() && response::is_success(&packet) {
-            packet.add_option(CoapOption::ETag, blockwise::etag_of(&packet.payload));
+            let etag = blockwise::etag_of(payload);
+            packet.add_option(CoapOption::ETag, etag);
         }
+        let part = payload[slice.range].to_vec();
         if let Some(size2) = size2 {
             packet.add_option(CoapOption::Size2, size2);
         }
-        packet.payload = packet.payload[slice.range].to_vec();
+        packet.payload = part;
         packet.add_option(CoapOption::Block2, slice.block.encode());
         packet
     }
 
     /// Whether `response` takes more than the block asked for.
     fn splits(&self, response: &Packet) -> bool {
-        let max_block = self.max_block_for(response);
-        matches!(blockwise::slice(response.payload.len(), self.block2, max_block), Ok(Some(s)) if s.block.more)
+        let len = response.payload.len();
+        let max_block = self.max_block_for(response, len);
+        matches!(blockwise::slice(len, self.block2, max_block), Ok(Some(s)) if s.block.more)
     }
 
-    /// The largest block `response` may be sent in: the host's, or smaller
-    /// to keep within the amplification budget.
-    fn max_block_for(&self, response: &Packet) -> usize {
+    /// The largest block `response`, of a `len`-byte payload, may be sent
+    /// in: the host's, or smaller to keep within the amplification budget.
+    fn max_block_for(&self, response: &Packet, len: usize) -> usize {
         self.budget
-            .and_then(|(budget, token_len)| budget.block_for(response, token_len, self.max_block))
+            .and_then(|(budget, token_len)| {
+                budget.block_for(response, len, token_len, self.max_block)
+            })
             .unwrap_or(self.max_block)
     }
 }
@@ -144,10 +235,10 @@ impl Blocks {
 pub struct Answer {
     /// The response to send: one block of it if it is large.
     pub response: Packet,
-    /// The whole response when it takes several blocks, with its
-    /// [`blockwise::request_key`]: held for the client's requests of the
-    /// later blocks (RFC 7959 §2.4, §3.3).
-    pub held: Option<(String, Packet)>,
+    /// The whole response when it takes several blocks: to be held for the
+    /// client's requests of the later blocks (RFC 7959 §2.4, §3.3) with
+    /// [`Transfers::hold`].
+    pub held: Option<ToHold>,
 }
 
 impl PluginCall {
@@ -164,15 +255,27 @@ impl PluginCall {
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;
-        let whole = self.answer().await;
-        let held = blocks.splits(&whole).then(|| {
-            let request = &self.request;
-            let key = blockwise::request_key(&request.path, &request.query, request.accept);
-            (key, whole.clone())
-        });
+        let mut whole = self.answer().await;
+        if !(self.holds && blocks.splits(&whole)) {
+            return Answer {
+                response: blocks.apply(whole),
+                held: None,
+            };
+        }
+        let request = &self.request;
+        let key = blockwise::request_key(&request.path, &request.query, request.accept);
+        let payload = std::mem::take(&mut whole.payload);
+        // Added once here, not hashed again for every later block.
+        if whole.get_first_option(CoapOption::ETag).is_none() && response::is_success(&whole) {
+            whole.add_option(CoapOption::ETag, blockwise::etag_of(&payload));
+        }
         Answer {
-            response: blocks.apply(whole),
-            held,
+            response: blocks.apply_to(whole.clone(), Some(&payload)),
+            held: Some(ToHold {
+                key,
+                head: whole,
+                payload,
+            }),
         }
     }
 
@@ -183,6 +286,25 @@ impl PluginCall {
             self.plugin.handle(&self.request).await
         };
         match result {
+            Ok(answer) if answer.payload.len() > self.plugin.max_response_bytes() => {
+                let limit = self.plugin.max_response_bytes();
+                let bytes = answer.payload.len();
+                tracing::warn!(
+                    plugin = self.plugin.name(),
+                    path = self.request.path,
+                    bytes,
+                    limit,
+                    "response larger than max_response_bytes"
+                );
+                response::diagnostic(
+                    ResponseType::InternalServerError,
+                    &format!(
+                        "plugin {} answered {bytes} bytes, more than its max_response_bytes \
+                         of {limit}",
+                        self.plugin.name()
+                    ),
+                )
+            }
             Ok(answer) => response::from_plugin(answer, &self.etags),
             Err(error @ (CallError::Timeout { .. } | CallError::CpuTime { .. })) => {
                 response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string())
@@ -200,24 +322,30 @@ pub struct ExchangeLayer {
     max_block: usize,
     max_body: usize,
     amplification_factor: usize,
+    amplification_allowance: usize,
+    representations: Representations,
 }
 
 impl ExchangeLayer {
-    /// An exchange layer routing with `router`, sending blocks of at most
-    /// `max_block` bytes, taking request bodies of at most `max_body`, and
-    /// answering at most `amplification_factor` times a request's size
-    /// without block-wise transfer (0: no limit).
-    pub fn new(
-        router: Arc<Router>,
-        max_block: usize,
-        max_body: usize,
-        amplification_factor: usize,
-    ) -> Self {
+    /// An exchange layer routing with `router`, within `limits`.
+    pub fn new(router: Arc<Router>, limits: BlockwiseLimits) -> Self {
         ExchangeLayer {
             router,
-            max_block,
-            max_body,
-            amplification_factor,
+            max_block: limits.max_block,
+            max_body: limits.max_body,
+            amplification_factor: limits.amplification_factor,
+            amplification_allowance: limits.amplification_allowance,
+            representations: Representations::new(TransferMemory::new(limits.max_transfer_memory)),
+        }
+    }
+
+    /// The block-wise state of a new socket, drawing on the host's one
+    /// block-wise memory.
+    pub fn transfers(&self, uploads: UploadLimits) -> Transfers {
+        Transfers {
+            uploads: Uploads::new(uploads, self.representations.memory().clone()),
+            responses: HeldResponses::new(uploads.timeout, HELD_RESPONSES),
+            representations: self.representations.clone(),
         }
     }
 
@@ -243,8 +371,12 @@ impl ExchangeLayer {
             block2: options.block2,
             size2: options.size2.is_some(),
             max_block: self.max_block,
-            budget: Budget::new(self.amplification_factor, size)
-                .map(|budget| (budget, request.get_token().len())),
+            budget: Budget::new(
+                self.amplification_factor,
+                self.amplification_allowance,
+                size,
+            )
+            .map(|budget| (budget, request.get_token().len())),
         };
         let respond = |packet: Packet| Dispatch::Respond(blocks.apply(packet));
 
@@ -279,13 +411,13 @@ impl ExchangeLayer {
         // for it: the request is not processed again, and every block is of
         // one representation.
         if options.block2.is_some_and(|block| block.num > 0)
-            && let Some(whole) = transfers.responses.get(
+            && let Some(held) = transfers.responses.get(
                 source,
                 &blockwise::request_key(&options.path, &options.query, options.accept),
                 now,
             )
         {
-            return respond(whole.clone());
+            return Dispatch::Respond(blocks.apply_held(held));
         }
         if !matches!(options.method, Method::Get | Method::Fetch) {
             transfers.responses.forget_path(&options.path);
@@ -342,6 +474,7 @@ impl ExchangeLayer {
             observe,
             blocks,
             rendering: false,
+            holds: true,
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -363,6 +496,7 @@ impl ExchangeLayer {
             plugin: route.plugin.clone(),
             etags: Vec::new(),
             observe: ObserveIntent::None,
+            holds: false,
             // §3.4 of RFC 7959: a large notification carries its first block.
             blocks: Blocks {
                 max_block: self.max_block,
@@ -436,7 +570,8 @@ fn refusal_response(refusal: Refusal) -> Packet {
         Refusal::Busy => {
             let mut packet = response::diagnostic(
                 ResponseType::ServiceUnavailable,
-                "too many uploads in progress",
+                "the host's block-wise memory is spent (blockwise.max_transfer_memory): \
+                 try again later",
             );
             packet.add_option(CoapOption::MaxAge, response::uint(5));
             packet
@@ -474,5 +609,63 @@ fn method_flag(method: Method) -> Methods {
         Method::Fetch => Methods::FETCH,
         Method::Patch => Methods::PATCH,
         Method::Ipatch => Methods::IPATCH,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(block2: Option<Block>, budget: Option<Budget>) -> Blocks {
+        Blocks {
+            block1: None,
+            block2,
+            size2: true,
+            max_block: 1024,
+            budget: budget.map(|budget| (budget, 2)),
+        }
+    }
+
+    /// A later block of a held response is the block the whole response
+    /// would have given: same payload, ETag, Size2 and Block2.
+    #[test]
+    fn a_held_response_gives_the_blocks_of_the_whole() {
+        let payload: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let whole = response::content(42, payload.clone());
+        let mut head = whole.clone();
+        head.payload.clear();
+        head.add_option(CoapOption::ETag, blockwise::etag_of(&payload));
+        let representations = Representations::new(TransferMemory::new(4096));
+        let held = HeldResponse {
+            head,
+            representation: representations.hold(payload).unwrap(),
+        };
+        for budget in [None, Budget::new(3, 512, 12)] {
+            for num in 0..3 {
+                let blocks = blocks(Some(Block::new(num, false, 1024)), budget);
+                let direct = blocks.apply(whole.clone());
+                let from_held = blocks.apply_held(&held);
+                assert_eq!(from_held.payload, direct.payload, "block {num}");
+                let options = |packet: &Packet| {
+                    packet
+                        .options()
+                        .map(|(number, values)| (*number, values.clone()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(options(&from_held), options(&direct), "block {num}");
+            }
+        }
+    }
+
+    /// Only a response that goes out in several blocks is held, and never a
+    /// notification's.
+    #[test]
+    fn only_a_sliced_response_is_held() {
+        let small = response::content(50, vec![b'x'; 191]);
+        let tiny_get = Budget::new(3, 512, 10);
+        assert!(!blocks(None, tiny_get).splits(&small));
+        assert!(blocks(None, Budget::new(3, 0, 10)).splits(&small));
+        let large = response::content(42, vec![0; 2000]);
+        assert!(blocks(None, tiny_get).splits(&large));
     }
 }

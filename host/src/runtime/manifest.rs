@@ -28,6 +28,8 @@ pub struct LimitOverrides {
     pub max_instances: Option<usize>,
     /// The most elements any one table of an instance may hold.
     pub max_table_elements: Option<usize>,
+    /// The largest payload of one response.
+    pub max_response_bytes: Option<usize>,
 }
 
 /// Capabilities a manifest grants.
@@ -107,6 +109,7 @@ impl Manifest {
         if limits.max_cpu_ms_per_call == Some(0)
             || limits.max_memory_bytes == Some(0)
             || limits.max_instances == Some(0)
+            || limits.max_response_bytes == Some(0)
         {
             return Err(format!(
                 "invalid manifest {}: limits must be positive",
@@ -129,6 +132,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(manifest.limits.max_memory_bytes, Some(8_388_608));
+        let response_limit: Manifest =
+            toml::from_str("[limits]\nmax_response_bytes = 4096\n").unwrap();
+        assert_eq!(response_limit.limits.max_response_bytes, Some(4096));
         assert_eq!(manifest.capabilities.environment, vec!["A"]);
         assert!(manifest.capabilities.directories[0].read_only);
     }

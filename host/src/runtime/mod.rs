@@ -45,6 +45,8 @@ pub struct RuntimeLimits {
     pub max_memory: usize,
     /// The most elements any one table of an instance may hold.
     pub max_table_elements: usize,
+    /// The largest payload of one response; a larger one is answered 5.00.
+    pub max_response_bytes: usize,
 }
 
 impl RuntimeLimits {
@@ -60,6 +62,9 @@ impl RuntimeLimits {
             max_table_elements: overrides
                 .max_table_elements
                 .unwrap_or(self.max_table_elements),
+            max_response_bytes: overrides
+                .max_response_bytes
+                .unwrap_or(self.max_response_bytes),
         }
     }
 

@@ -182,6 +182,12 @@ impl Plugin {
         &self.description
     }
 
+    /// The largest payload one of its responses may have: the host's
+    /// `runtime.max_response_bytes` or its manifest's.
+    pub fn max_response_bytes(&self) -> usize {
+        self.limits.max_response_bytes
+    }
+
     /// Whether its calls are quick enough to run on the socket's task.
     pub fn placement(&self) -> &CallPlacement {
         &self.placement
