@@ -28,6 +28,8 @@ pub struct LimitOverrides {
     pub max_instances: Option<usize>,
     /// The most elements any one table of an instance may hold.
     pub max_table_elements: Option<usize>,
+    /// The most bytes of keys and values its key-value namespace may hold.
+    pub max_storage_bytes: Option<u64>,
 }
 
 /// Capabilities a manifest grants.

@@ -9,6 +9,7 @@ mod host_context;
 mod imports;
 mod instance;
 mod instance_pool;
+mod log_limiter;
 pub mod manifest;
 mod plugin;
 mod state;
@@ -26,6 +27,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use call_placement::{CallPlacement, INLINE_BUDGET};
 pub use compile_cache::content_hash;
 pub use host_context::{HostContext, ResourceEvent};
+pub use log_limiter::LogLimiter;
 pub use plugin::{CallError, LoadError, Plugin};
 pub use state::PluginState;
 
@@ -42,6 +44,11 @@ pub struct RuntimeLimits {
     pub max_memory: usize,
     /// The most elements any one table of an instance may hold.
     pub max_table_elements: usize,
+    /// The most bytes of keys and values the plugin's namespace may hold.
+    pub max_storage_bytes: u64,
+    /// Log lines a plugin may write at once, and then per second.
+    pub log_burst: u32,
+    pub log_lines_per_second: u32,
 }
 
 impl RuntimeLimits {
@@ -57,6 +64,11 @@ impl RuntimeLimits {
             max_table_elements: overrides
                 .max_table_elements
                 .unwrap_or(self.max_table_elements),
+            max_storage_bytes: overrides
+                .max_storage_bytes
+                .unwrap_or(self.max_storage_bytes),
+            log_burst: self.log_burst,
+            log_lines_per_second: self.log_lines_per_second,
         }
     }
 
