@@ -130,3 +130,42 @@ fn the_manifest_sets_a_plugin_s_quota() {
     let growth = folder_bytes(&server.data_dir()) - start;
     assert!(growth <= 5 * SMALL, "grew by {growth} bytes");
 }
+
+/// Instances writing at once cannot pass the quota together: eight requests
+/// sent together, each writing 1 MiB, into a quota of 1 MiB.
+#[test]
+fn instances_writing_at_once_stay_within_the_quota() {
+    const SMALL: u64 = 1024 * 1024;
+    const LEN: u64 = 64 * 1024;
+    let server = Server::builder()
+        .plugins(&["hoarder"])
+        .manifest(
+            "hoarder",
+            &format!("[limits]\nmax_storage_bytes = {SMALL}\n"),
+        )
+        .start();
+    let mut peer = server.peer();
+    let requests: Vec<_> = (0..8)
+        .map(|round| {
+            peer.non(
+                Code::POST,
+                &format!("/hoard?round={round}&count=16&len={LEN}"),
+            )
+        })
+        .collect();
+    for request in &requests {
+        peer.send(request);
+    }
+    let mut answers = Vec::new();
+    while answers.len() < requests.len() {
+        let reply = peer
+            .recv(coapwasm_tests::REPLY_TIMEOUT)
+            .unwrap_or_else(|| panic!("{} of 8 answered: {answers:?}", answers.len()));
+        if requests.iter().any(|request| request.token == reply.token) {
+            assert_eq!(reply.code, Code::CHANGED, "{reply}");
+            answers.push(reply.payload_text().to_owned());
+        }
+    }
+    // Each value and its key ("R-I") take 65,539 or 65,540 bytes: 15 fit.
+    assert_eq!(check(&server), "keys 15 intact 15", "{answers:?}");
+}
