@@ -11,9 +11,9 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use coapwasm::runtime::PluginState;
 use coapwasm::runtime::bindings::{Plugin as Exports, PluginPre};
 use coapwasm::runtime::manifest::Capabilities;
+use coapwasm::runtime::{LogLimiter, PluginState};
 use criterion::{Criterion, criterion_group, criterion_main};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store};
@@ -76,13 +76,18 @@ async fn instantiate(
     name: &str,
     path: &str,
 ) -> (Store<PluginState>, Exports) {
-    let namespace = runtime.host().kv.namespace(name);
+    let limits = support::default_limits();
+    let namespace = runtime.host().kv.namespace(name, limits.max_storage_bytes);
     let state = PluginState::new(
         name.into(),
         Some(namespace),
         Arc::from(vec![path.to_owned()]),
         runtime.host().clone(),
-        &support::default_limits(),
+        Arc::new(LogLimiter::new(
+            limits.log_burst,
+            limits.log_lines_per_second,
+        )),
+        &limits,
         &Capabilities::default(),
     )
     .expect("state");

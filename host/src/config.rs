@@ -196,6 +196,26 @@ pub struct RuntimeConfig {
     /// one held response takes of `blockwise.max_transfer_memory`. A
     /// manifest's `[limits] max_response_bytes` overrides it.
     pub max_response_bytes: usize,
+    /// The most bytes one plugin's key-value namespace may hold, counting
+    /// each entry's key and value (UTF-8 bytes of the key plus bytes of the
+    /// value); past it a `set` that would grow the namespace fails with
+    /// `too-large`, logged once. Replacing a value by one no larger, and
+    /// deleting, always succeed. Default 16777216 (16 MiB): room for 64
+    /// values of the largest body a request can bring (256 KiB), thousands of
+    /// times what a sensor's or a device's state takes, and a bound on the
+    /// disk (redb's file takes up to about 4 times the data, 64 MiB, under
+    /// overwrites). 0 allows nothing to be stored.
+    pub max_storage_bytes: u64,
+    /// Log lines one plugin (all its instances together) may write at once;
+    /// past it lines are dropped, and a line says how many. Default 100:
+    /// more than a plugin says when it loads or fails, so a normal plugin is
+    /// never cut.
+    pub log_burst: u32,
+    /// Log lines per second a plugin may write once its burst is spent.
+    /// Default 10: a plugin logging without end adds at most about 40 KB a
+    /// second (lines are cut at 4096 bytes) to the host's log, 3.5 GB a day
+    /// at worst, instead of whatever its CPU allows.
+    pub log_lines_per_second: u32,
 }
 
 impl Default for Config {
@@ -237,6 +257,9 @@ impl Default for RuntimeConfig {
             max_table_elements: 262_144,
             max_pending_requests: 1024,
             max_response_bytes: 1024 * 1024,
+            max_storage_bytes: 16 * 1024 * 1024,
+            log_burst: 100,
+            log_lines_per_second: 10,
         }
     }
 }
@@ -324,6 +347,9 @@ impl Config {
             max_memory: r.max_memory_bytes,
             max_table_elements: r.max_table_elements,
             max_response_bytes: r.max_response_bytes,
+            max_storage_bytes: r.max_storage_bytes,
+            log_burst: r.log_burst,
+            log_lines_per_second: r.log_lines_per_second,
         }
     }
 
@@ -444,6 +470,15 @@ mod tests {
         assert_eq!(
             config.blockwise.amplification_allowance,
             defaults.blockwise.amplification_allowance
+        );
+        assert_eq!(
+            config.runtime.max_storage_bytes,
+            defaults.runtime.max_storage_bytes
+        );
+        assert_eq!(config.runtime.log_burst, defaults.runtime.log_burst);
+        assert_eq!(
+            config.runtime.log_lines_per_second,
+            defaults.runtime.log_lines_per_second
         );
     }
 

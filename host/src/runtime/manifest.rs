@@ -30,6 +30,8 @@ pub struct LimitOverrides {
     pub max_table_elements: Option<usize>,
     /// The largest payload of one response.
     pub max_response_bytes: Option<usize>,
+    /// The most bytes of keys and values its key-value namespace may hold.
+    pub max_storage_bytes: Option<u64>,
 }
 
 /// Capabilities a manifest grants.

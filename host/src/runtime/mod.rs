@@ -10,6 +10,7 @@ mod host_context;
 mod imports;
 mod instance;
 mod instance_pool;
+mod log_limiter;
 pub mod manifest;
 mod plugin;
 mod resource_events;
@@ -28,6 +29,7 @@ use wasmtime::component::{HasSelf, Linker};
 pub use call_placement::{CallPlacement, INLINE_BUDGET};
 pub use compile_cache::content_hash;
 pub use host_context::HostContext;
+pub use log_limiter::LogLimiter;
 pub use plugin::{CallError, LoadError, Plugin};
 pub use resource_events::{ResourceEvent, Subscription};
 pub use state::PluginState;
@@ -47,6 +49,11 @@ pub struct RuntimeLimits {
     pub max_table_elements: usize,
     /// The largest payload of one response; a larger one is answered 5.00.
     pub max_response_bytes: usize,
+    /// The most bytes of keys and values the plugin's namespace may hold.
+    pub max_storage_bytes: u64,
+    /// Log lines a plugin may write at once, and then per second.
+    pub log_burst: u32,
+    pub log_lines_per_second: u32,
 }
 
 impl RuntimeLimits {
@@ -65,6 +72,11 @@ impl RuntimeLimits {
             max_response_bytes: overrides
                 .max_response_bytes
                 .unwrap_or(self.max_response_bytes),
+            max_storage_bytes: overrides
+                .max_storage_bytes
+                .unwrap_or(self.max_storage_bytes),
+            log_burst: self.log_burst,
+            log_lines_per_second: self.log_lines_per_second,
         }
     }
 

@@ -13,6 +13,7 @@ use super::call_placement::CallPlacement;
 use super::compile_cache::content_hash;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
+use super::log_limiter::LogLimiter;
 use super::manifest::Manifest;
 use super::state::PluginState;
 use super::{Runtime, RuntimeLimits};
@@ -70,6 +71,7 @@ pub struct Plugin {
     namespace: Namespace,
     paths: Arc<[String]>,
     pool: InstancePool,
+    log_limiter: Arc<LogLimiter>,
     limits: RuntimeLimits,
     manifest: Manifest,
     runtime: Arc<Runtime>,
@@ -107,11 +109,16 @@ impl Plugin {
             .file_name()
             .map(|n| n.to_string_lossy().into())
             .unwrap_or_else(|| "plugin".into());
+        let log_limiter = Arc::new(LogLimiter::new(
+            limits.log_burst,
+            limits.log_lines_per_second,
+        ));
         let state = PluginState::new(
             file_name,
             None,
             Arc::from(Vec::new()),
             runtime.host.clone(),
+            log_limiter.clone(),
             &limits,
             &manifest.capabilities,
         )
@@ -128,7 +135,7 @@ impl Plugin {
         validate(&description).map_err(LoadError::Invalid)?;
 
         let name: Arc<str> = description.name.as_str().into();
-        let namespace = runtime.host.kv.namespace(&name);
+        let namespace = runtime.host.kv.namespace(&name, limits.max_storage_bytes);
         let paths: Arc<[String]> = description
             .resources
             .iter()
@@ -145,6 +152,7 @@ impl Plugin {
             namespace,
             paths,
             pool: InstancePool::new(limits.max_instances, instance),
+            log_limiter,
             limits,
             manifest,
             runtime: runtime.clone(),
@@ -274,6 +282,7 @@ impl Plugin {
             Some(self.namespace.clone()),
             self.paths.clone(),
             self.runtime.host.clone(),
+            self.log_limiter.clone(),
             &self.limits,
             &self.manifest.capabilities,
         )

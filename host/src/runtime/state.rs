@@ -10,6 +10,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use super::RuntimeLimits;
 use super::announced_changes::AnnouncedChanges;
 use super::host_context::HostContext;
+use super::log_limiter::LogLimiter;
 use super::manifest::Capabilities;
 use crate::kv_store::Namespace;
 
@@ -36,6 +37,8 @@ pub struct PluginState {
     /// The paths the plugin described: the only ones it may mark as changed.
     pub(crate) paths: Arc<[String]>,
     pub(crate) host: Arc<HostContext>,
+    /// The plugin's log rate limit, shared by all its instances.
+    pub(crate) log_limiter: Arc<LogLimiter>,
     /// Linear memory, tables and instances the instance may grow to.
     pub(crate) limits: StoreLimits,
     /// Epoch ticks the current call has run for, and how many it may.
@@ -57,6 +60,7 @@ impl PluginState {
         namespace: Option<Namespace>,
         paths: Arc<[String]>,
         host: Arc<HostContext>,
+        log_limiter: Arc<LogLimiter>,
         limits: &RuntimeLimits,
         capabilities: &Capabilities,
     ) -> wasmtime::Result<Self> {
@@ -81,6 +85,7 @@ impl PluginState {
             namespace,
             paths,
             host,
+            log_limiter,
             // A failed memory.grow traps with a message that names it, rather
             // than leaving the guest's allocator to abort obscurely.
             limits: StoreLimitsBuilder::new()

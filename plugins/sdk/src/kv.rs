@@ -5,8 +5,11 @@
 
 use crate::wit::coapwasm::plugin::key_value;
 
-/// Why a store operation failed: the key or value is too large for the host,
-/// or the store itself failed.
+/// Why a store operation failed: the key or value is too large for the host
+/// (`TooLarge`, also when a write would take the namespace past its quota:
+/// the bytes of its keys and values, 16 MiB unless the host or the plugin's
+/// manifest says otherwise; a smaller replacement or a delete always
+/// succeeds), or the store itself failed.
 pub use key_value::Error;
 
 /// The value stored under `key`, or `None` if there is none.
@@ -14,7 +17,9 @@ pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
     key_value::get(key)
 }
 
-/// Stores `value` under `key`, replacing any earlier value.
+/// Stores `value` under `key`, replacing any earlier value. Fails with
+/// `Error::TooLarge` if the key or value is over the host's limit, or if the
+/// namespace would grow past its quota.
 pub fn set(key: &str, value: impl AsRef<[u8]>) -> Result<(), Error> {
     key_value::set(key, value.as_ref())
 }

@@ -1,5 +1,7 @@
 //! Writing into the host's log (the `log` import), tagged with the plugin's
-//! name; the host's log level decides what is shown.
+//! name; the host's log level decides what is shown. The host rate-limits
+//! each plugin's lines (by default a burst of 100, then 10 a second) and
+//! logs how many it dropped; lines the log level hides cost nothing.
 
 use crate::wit::coapwasm::plugin::log as host;
 

@@ -12,9 +12,12 @@ impl PluginState {
     }
 }
 
+/// The WIT's `error` has no variant of its own for a full namespace (and
+/// must not get one: deployed plugins match on it), so a write past the
+/// quota is `too-large`, as its doc comment says.
 fn convert(error: KvError) -> Error {
     match error {
-        KvError::TooLarge => Error::TooLarge,
+        KvError::TooLarge | KvError::OverQuota { .. } => Error::TooLarge,
         KvError::Storage(reason) => Error::Storage(reason),
     }
 }

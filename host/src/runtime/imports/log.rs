@@ -1,13 +1,53 @@
-//! `log`: a plugin's lines in the host's log, tagged with its name.
+//! `log`: a plugin's lines in the host's log, tagged with its name, within
+//! the plugin's rate limit (`runtime.log_burst`, `runtime.log_lines_per_second`).
 
 use crate::runtime::bindings::log::{Host, Level};
+use crate::runtime::log_limiter::Admission;
 use crate::runtime::state::PluginState;
 
 /// Longer messages are cut, so that a plugin cannot flood the log with one call.
 const MAX_MESSAGE_LEN: usize = 4096;
 
+/// Whether the host's log filter shows plugin lines at `level`: a line that
+/// would not be shown costs no token, so a plugin's debug lines cost nothing
+/// while the host logs at info.
+fn shown(level: Level) -> bool {
+    match level {
+        Level::Trace => tracing::enabled!(target: "plugin", tracing::Level::TRACE),
+        Level::Debug => tracing::enabled!(target: "plugin", tracing::Level::DEBUG),
+        Level::Info => tracing::enabled!(target: "plugin", tracing::Level::INFO),
+        Level::Warn => tracing::enabled!(target: "plugin", tracing::Level::WARN),
+        Level::Error => tracing::enabled!(target: "plugin", tracing::Level::ERROR),
+    }
+}
+
 impl Host for PluginState {
     fn log(&mut self, level: Level, mut message: String) {
+        if !shown(level) {
+            return;
+        }
+        let plugin = &*self.name;
+        match self.log_limiter.admit() {
+            Admission::Drop { notice: false } => return,
+            Admission::Drop { notice: true } => {
+                let limiter = &self.log_limiter;
+                tracing::warn!(
+                    plugin,
+                    "dropping log lines of plugin {plugin}: past its burst of {} lines, {} a second",
+                    limiter.burst(),
+                    limiter.per_second()
+                );
+                return;
+            }
+            Admission::Write { dropped: 0 } => {}
+            Admission::Write { dropped } => {
+                tracing::warn!(
+                    plugin,
+                    dropped,
+                    "dropped {dropped} log lines of plugin {plugin}"
+                );
+            }
+        }
         if message.len() > MAX_MESSAGE_LEN {
             let mut cut = MAX_MESSAGE_LEN;
             while !message.is_char_boundary(cut) {
@@ -15,7 +55,6 @@ impl Host for PluginState {
             }
             message.truncate(cut);
         }
-        let plugin = &*self.name;
         match level {
             Level::Trace => tracing::trace!(target: "plugin", plugin, "{message}"),
             Level::Debug => tracing::debug!(target: "plugin", plugin, "{message}"),
