@@ -86,3 +86,33 @@ fn lines_below_the_log_level_cost_nothing() {
     let dropping = server.log_lines(|line| line.contains("log lines of plugin chatter"));
     assert!(dropping.is_empty(), "{dropping:#?}");
 }
+
+/// The host's own warnings about a plugin's failed calls are limited alike:
+/// a peer requesting a trapping resource in a loop gets a 5.00 each time,
+/// but the log gets a burst of lines, then a rate, not one line per request.
+#[test]
+fn a_peer_requesting_a_trapping_resource_in_a_loop_does_not_flood_the_log() {
+    const REQUESTS: usize = 600;
+    let server = Server::with_plugins(&["testkit"]);
+    let mut peer = server.peer();
+    let started = Instant::now();
+    for _ in 0..REQUESTS {
+        assert_eq!(peer.get("/test/trap").code, Code::INTERNAL_SERVER_ERROR);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let seconds = started.elapsed().as_secs_f64().ceil();
+    let trap_lines = server.log_lines(|line| line.contains("trapped")).len();
+    let most = (BURST + (PER_SECOND + 1.0) * seconds) as usize;
+    assert!(
+        trap_lines <= most,
+        "{REQUESTS} trapping requests in {seconds} s logged {trap_lines} trap lines, more than {most}"
+    );
+    assert!(
+        server
+            .log_lines(|line| line.contains("failing often"))
+            .len()
+            == 1,
+        "one line says the failures are now rate-limited:\n{}",
+        server.stderr()
+    );
+}

@@ -289,12 +289,9 @@ impl PluginCall {
             Ok(answer) if answer.payload.len() > self.plugin.max_response_bytes() => {
                 let limit = self.plugin.max_response_bytes();
                 let bytes = answer.payload.len();
-                tracing::warn!(
-                    plugin = self.plugin.name(),
-                    path = self.request.path,
-                    bytes,
-                    limit,
-                    "response larger than max_response_bytes"
+                self.plugin.warn_failure(
+                    &self.request.path,
+                    &format!("answered {bytes} bytes, more than its max_response_bytes of {limit}"),
                 );
                 response::diagnostic(
                     ResponseType::InternalServerError,

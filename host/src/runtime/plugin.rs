@@ -13,7 +13,7 @@ use super::call_placement::CallPlacement;
 use super::compile_cache::content_hash;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
-use super::log_limiter::LogLimiter;
+use super::log_limiter::{Admission, LogLimiter};
 use super::manifest::Manifest;
 use super::state::PluginState;
 use super::{Runtime, RuntimeLimits};
@@ -72,6 +72,9 @@ pub struct Plugin {
     paths: Arc<[String]>,
     pool: InstancePool,
     log_limiter: Arc<LogLimiter>,
+    // The host's own lines about the plugin's failed calls: a peer that
+    // requests a trapping resource in a loop must not flood the log either.
+    failure_log: LogLimiter,
     limits: RuntimeLimits,
     manifest: Manifest,
     runtime: Arc<Runtime>,
@@ -153,6 +156,7 @@ impl Plugin {
             paths,
             pool: InstancePool::new(limits.max_instances, instance),
             log_limiter,
+            failure_log: LogLimiter::new(limits.log_burst, limits.log_lines_per_second),
             limits,
             manifest,
             runtime: runtime.clone(),
@@ -251,7 +255,7 @@ impl Plugin {
                     Some(wasmtime::Trap::Interrupt)
                 ) =>
             {
-                tracing::warn!(plugin = &*self.name, path, "ran past its CPU time");
+                self.warn_failure(path, "ran past its CPU time");
                 Err(CallError::CpuTime {
                     plugin: self.name.clone(),
                     limit: self.limits.max_cpu_per_call,
@@ -259,7 +263,7 @@ impl Plugin {
             }
             Ok(Err(error)) => {
                 let reason = trap_reason(&error);
-                tracing::warn!(plugin = &*self.name, path, "trapped: {reason}");
+                self.warn_failure(path, &format!("trapped: {reason}"));
                 tracing::debug!(plugin = &*self.name, "trap in detail: {error:?}");
                 Err(CallError::Trap {
                     plugin: self.name.clone(),
@@ -267,12 +271,36 @@ impl Plugin {
                 })
             }
             Err(_) => {
-                tracing::warn!(plugin = &*self.name, path, "call timed out");
+                self.warn_failure(path, "call timed out");
                 Err(CallError::Timeout {
                     plugin: self.name.clone(),
                     timeout,
                 })
             }
+        }
+    }
+
+    /// Logs that a call for `path` failed, within the plugin's log rate
+    /// (`runtime.log_burst`, `runtime.log_lines_per_second`), with a count
+    /// of the lines dropped in between.
+    pub fn warn_failure(&self, path: &str, what: &str) {
+        let plugin = &*self.name;
+        match self.failure_log.admit() {
+            Admission::Write { dropped: 0 } => tracing::warn!(plugin, path, "{what}"),
+            Admission::Write { dropped } => {
+                tracing::warn!(
+                    plugin,
+                    path,
+                    dropped,
+                    "{what} (and {dropped} failures not logged)"
+                )
+            }
+            Admission::Drop { notice: true } => tracing::warn!(
+                plugin,
+                "failing often: further failures of plugin {plugin} are logged at most {} a second",
+                self.failure_log.per_second()
+            ),
+            Admission::Drop { notice: false } => {}
         }
     }
 
