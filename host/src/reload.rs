@@ -1,10 +1,10 @@
 //! The plugins folder at start-up and after: every file is loaded, in
 //! parallel, each plugin serving as soon as it is ready; then the folder is
 //! watched (hot reload), and a plugin file that was added, replaced or
-//! deleted is loaded or dropped without a restart. A new
-//! version is compiled, instantiated and described before it is swapped in,
-//! so a half-written or broken file never serves; requests already inside the
-//! old version finish there, as they hold it.
+//! deleted is loaded or dropped without a restart. A new version is
+//! compiled, instantiated and described before it is swapped in, so a
+//! half-written or broken file never serves; requests already inside the old
+//! version finish there, as they hold it.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -31,7 +31,8 @@ pub struct FolderEvents {
 }
 
 /// Starts watching `folder`. Events are queued from now on, so a change made
-/// while the initial load runs is not missed.
+/// while the initial load runs is not missed: [`Reloader::run`] applies it
+/// once the load is done.
 pub fn watch(folder: &Path) -> anyhow::Result<FolderEvents> {
     let (sender, paths) = mpsc::unbounded_channel();
     let mut watcher =
