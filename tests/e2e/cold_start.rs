@@ -141,3 +141,56 @@ fn a_small_plugin_serves_while_a_large_one_compiles() {
          /greeting 2.05 after {greeting_ready:?}"
     );
 }
+
+/// Of two plugins claiming /led the one whose file name sorts first wins,
+/// even when it is ready last: `a-slow.wasm` (the test plugin `slowstart`,
+/// which takes 2 s to describe itself) against `led.wasm`. `led` serves /led
+/// while `slowstart` loads, then `slowstart` takes it and `led.wasm` is
+/// refused, as a load one by one in name order would end. Today's main
+/// serves nothing until both are loaded, so its first /led is `slowstart`'s.
+#[test]
+fn the_first_file_name_wins_a_clash_even_when_ready_last() {
+    let mut server = Server::builder()
+        .plugins(&["led"])
+        .plugin_as("slowstart", "a-slow.wasm")
+        .without_waiting_for_plugins()
+        .start();
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut peer = server.peer();
+
+    let early = get_when_ready(&mut peer, "/led", deadline);
+    assert_eq!(
+        early.payload_text(),
+        r#"{"state":"off"}"#,
+        "led.wasm serves /led while a-slow.wasm still loads: {early}"
+    );
+    assert_eq!(
+        server.plugins_loaded(),
+        None,
+        "a-slow.wasm takes 2 s to describe itself"
+    );
+
+    let loaded = server.wait_plugins_loaded();
+    assert!(loaded.contains("1 serving, 1 not"), "{loaded}");
+    let late = peer.get("/led");
+    assert_eq!(late.code, Code::CONTENT, "{late}");
+    assert_eq!(
+        late.payload_text(),
+        "slowstart",
+        "a-slow.wasm, first by file name, serves /led once loaded: {late}"
+    );
+    let refused = server
+        .log_line(Duration::from_secs(5), |l| {
+            l.contains("led.wasm refused") && l.contains("/led")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no line says led.wasm is refused; log:\n{}",
+                server.stderr()
+            )
+        });
+    assert!(
+        refused.contains("a-slow.wasm"),
+        "names the winner: {refused}"
+    );
+}
