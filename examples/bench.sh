@@ -96,6 +96,19 @@ listening_port() {
     return 1
 }
 
+# Waits, at most 60 s, for a server's "plugins loaded" line: it listens before
+# its plugins are compiled, and answers 5.03 for theirs until then.
+plugins_loaded() {
+    local out=$1 pid=$2
+    for _ in $(seq 600); do
+        grep -q '^plugins loaded' "$out" 2>/dev/null && return
+        kill -0 "$pid" 2>/dev/null || { echo "server $pid exited: $(cat "$out")" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "server $pid did not load its plugins within 60 s" >&2
+    return 1
+}
+
 kb() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$2/status"; }
 
 # Stops one server and forgets it, so that cleanup never signals a reused pid.
@@ -136,6 +149,7 @@ start_coapwasm() {
 }
 start_coapwasm 0
 coapwasm_port=$(listening_port "$work/coapwasm.out" "$coapwasm_pid")
+plugins_loaded "$work/coapwasm.out" "$coapwasm_pid"
 coapwasm_idle_rss=$(kb VmRSS "$coapwasm_pid")
 
 servers=(
@@ -172,7 +186,7 @@ done
 coapwasm_peak_rss=$(kb VmHWM "$coapwasm_pid")
 libcoap_peak_rss=$(kb VmHWM "$libcoap_pid")
 
-# Start-up to the first answer with a warm compile cache: the probe is
+# Start-up to the first 2.05 with a warm compile cache: the probe is
 # already sending GET /info (one a millisecond) when the host is started.
 stop "$coapwasm_pid"
 startups=()

@@ -1,15 +1,19 @@
 //! The plugins folder and the set of plugins loaded from it: every `*.wasm`
 //! file is a plugin. A file that cannot be loaded is skipped with one log
-//! line; a plugin that clashes with one already serving is refused.
+//! line; a plugin that clashes with one already serving, or with one whose
+//! file name sorts first at start-up, is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use tokio::task::JoinSet;
 
-use crate::router::RoutingTable;
-use crate::runtime::{Plugin, Runtime};
+use crate::router::{Refusal, RoutingTable};
+use crate::runtime::{LoadError, Plugin, Runtime};
 
 /// Whether `path` names a plugin file: `*.wasm`, not hidden. Editors and
 /// copy tools write under other names (`.x.wasm.swp`, `x.wasm.part`) first.
@@ -20,19 +24,23 @@ pub fn is_component_file(path: &Path) -> bool {
             .is_some_and(|name| !name.to_string_lossy().starts_with('.'))
 }
 
-/// The plugin files in `folder`, sorted by name so that which of two
-/// clashing plugins wins does not depend on the file system's order.
-pub fn component_files(folder: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The plugin files in `folder`, each with its size in bytes.
+pub fn component_files(folder: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
     let mut files = Vec::new();
     let entries = std::fs::read_dir(folder)
         .with_context(|| format!("cannot read plugins folder {}", folder.display()))?;
     for entry in entries {
         let path = entry?.path();
-        if is_component_file(&path) && path.is_file() {
-            files.push(path);
+        if !is_component_file(&path) {
+            continue;
+        }
+        // Following a symbolic link, as loading the file does.
+        if let Ok(metadata) = std::fs::metadata(&path)
+            && metadata.is_file()
+        {
+            files.push((path, metadata.len()));
         }
     }
-    files.sort();
     Ok(files)
 }
 
@@ -44,37 +52,23 @@ pub struct PluginSet {
 }
 
 impl PluginSet {
-    /// Loads every plugin file in `folder`, in name order, keeping those that
-    /// load and do not clash with an earlier one.
-    pub async fn load(runtime: &Arc<Runtime>, folder: &Path) -> anyhow::Result<PluginSet> {
-        let mut set = PluginSet::default();
-        for file in component_files(folder)? {
-            let started = std::time::Instant::now();
-            let plugin = match runtime.load(&file).await {
-                Ok(plugin) => Arc::new(plugin),
-                Err(error) => {
-                    tracing::warn!("skipping plugin file {}: {error}", file.display());
-                    continue;
-                }
-            };
-            match set.with(plugin.clone()) {
-                Ok((bigger, _)) => {
-                    tracing::info!(
-                        file = %file.display(),
-                        plugin = plugin.name(),
-                        version = plugin.description().version,
-                        cached = plugin.from_cache(),
-                        ms = started.elapsed().as_millis() as u64,
-                        "loaded plugin"
-                    );
-                    set = bigger;
-                }
-                Err(reason) => {
-                    tracing::warn!("plugin file {} refused: {reason}", file.display());
-                }
-            }
+    /// The set of `plugins` taken in file-name order, as if each file were
+    /// loaded after the ones whose names sort before it: a plugin that
+    /// clashes with an earlier one is refused, whichever finished loading
+    /// first. With its routing table and the refusals.
+    pub fn in_name_order(
+        plugins: impl IntoIterator<Item = Arc<Plugin>>,
+    ) -> (PluginSet, RoutingTable, Vec<Refusal>) {
+        let by_file: BTreeMap<PathBuf, Arc<Plugin>> = plugins
+            .into_iter()
+            .map(|plugin| (plugin.file().to_path_buf(), plugin))
+            .collect();
+        let (table, refusals) = RoutingTable::build(by_file.values().cloned());
+        let mut plugins = by_file;
+        for refusal in &refusals {
+            plugins.remove(&refusal.file);
         }
-        Ok(set)
+        (PluginSet { plugins }, table, refusals)
     }
 
     /// This set with `plugin` added, or replacing the plugin of the same
@@ -121,6 +115,103 @@ impl PluginSet {
     pub fn names(&self) -> Vec<String> {
         self.plugins.values().map(|p| p.name().to_owned()).collect()
     }
+
+    /// The plugins, sorted by file.
+    pub fn plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.plugins.values()
+    }
+}
+
+/// The order to load `files` (each with its size in bytes) in: smallest
+/// first. Compiling takes time roughly in proportion to size (a Rust plugin
+/// of 100 KB takes a fraction of a second, the 18 MB Python one seconds), so
+/// the most resources serve soonest; which file wins a clash does not depend
+/// on this order (see [`PluginSet::in_name_order`]).
+pub fn load_order(mut files: Vec<(PathBuf, u64)>) -> Vec<PathBuf> {
+    files.sort_by(|(a, a_size), (b, b_size)| a_size.cmp(b_size).then_with(|| a.cmp(b)));
+    files.into_iter().map(|(file, _)| file).collect()
+}
+
+/// One file's load: the plugin, or why the file is no plugin.
+pub struct Loaded {
+    /// The file loaded.
+    pub file: PathBuf,
+    /// The plugin it holds.
+    pub plugin: Result<Plugin, LoadError>,
+    /// How long loading it took (compiling or reading the compile cache,
+    /// instantiating, describing), not counting its wait for a turn.
+    pub took: Duration,
+}
+
+/// Plugin files loading in parallel, a bounded number at once, in the order
+/// given; each is reported as soon as it is done.
+pub struct ParallelLoad {
+    runtime: Arc<Runtime>,
+    waiting: VecDeque<PathBuf>,
+    running: JoinSet<Loaded>,
+    // To name the file of a load that panicked.
+    files: HashMap<tokio::task::Id, PathBuf>,
+}
+
+impl ParallelLoad {
+    /// Starts loading `files`, `at_once` of them at a time. Cranelift
+    /// already compiles one component's functions on every core, but
+    /// parsing, translating, linking and describing a component are serial:
+    /// as many loads as cores keep the cores busy without one load waiting
+    /// for CPU the others hold (or the memory of more compilations at once).
+    pub fn start(runtime: &Arc<Runtime>, files: Vec<PathBuf>, at_once: NonZeroUsize) -> Self {
+        let mut load = ParallelLoad {
+            runtime: runtime.clone(),
+            waiting: files.into(),
+            running: JoinSet::new(),
+            files: HashMap::new(),
+        };
+        for _ in 0..at_once.get() {
+            load.start_next();
+        }
+        load
+    }
+
+    /// Files not loaded yet, running or waiting.
+    pub fn remaining(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    /// The next load to finish, in whatever order they finish; None when
+    /// every file is done.
+    pub async fn next(&mut self) -> Option<Loaded> {
+        let finished = self.running.join_next_with_id().await?;
+        self.start_next();
+        Some(match finished {
+            Ok((id, loaded)) => {
+                self.files.remove(&id);
+                loaded
+            }
+            Err(error) => Loaded {
+                file: self.files.remove(&error.id()).unwrap_or_default(),
+                plugin: Err(LoadError::Describe(format!("the load failed: {error}"))),
+                took: Duration::ZERO,
+            },
+        })
+    }
+
+    fn start_next(&mut self) {
+        let Some(file) = self.waiting.pop_front() else {
+            return;
+        };
+        let runtime = self.runtime.clone();
+        let task_file = file.clone();
+        let handle = self.running.spawn(async move {
+            let started = Instant::now();
+            let plugin = runtime.load(&task_file).await;
+            Loaded {
+                file: task_file,
+                plugin,
+                took: started.elapsed(),
+            }
+        });
+        self.files.insert(handle.id(), file);
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +225,19 @@ mod tests {
         assert!(!is_component_file(Path::new("/p/led.wasm.part")));
         assert!(!is_component_file(Path::new("/p/led.wasm~")));
         assert!(!is_component_file(Path::new("/p/led")));
+    }
+
+    #[test]
+    fn smallest_files_load_first_and_equal_sizes_in_name_order() {
+        let files = vec![
+            (PathBuf::from("/p/greeting.wasm"), 18_485_554),
+            (PathBuf::from("/p/led.wasm"), 126_415),
+            (PathBuf::from("/p/b.wasm"), 100),
+            (PathBuf::from("/p/a.wasm"), 100),
+        ];
+        assert_eq!(
+            load_order(files),
+            ["/p/a.wasm", "/p/b.wasm", "/p/led.wasm", "/p/greeting.wasm"].map(PathBuf::from)
+        );
     }
 }

@@ -1,10 +1,13 @@
-//! Hot reload: the plugins folder is watched, and a plugin file that was
-//! added, replaced or deleted is loaded or dropped without a restart. A new
-//! version is compiled, instantiated and described before it is swapped in,
-//! so a half-written or broken file never serves; requests already inside the
-//! old version finish there, as they hold it.
+//! The plugins folder at start-up and after: every file is loaded, in
+//! parallel, each plugin serving as soon as it is ready; then the folder is
+//! watched (hot reload), and a plugin file that was added, replaced or
+//! deleted is loaded or dropped without a restart. A new version is
+//! compiled, instantiated and described before it is swapped in, so a
+//! half-written or broken file never serves; requests already inside the old
+//! version finish there, as they hold it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,10 +17,10 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use crate::allocator;
-use crate::plugin_folder::{PluginSet, is_component_file};
+use crate::plugin_folder::{ParallelLoad, PluginSet, is_component_file, load_order};
 use crate::router::{Router, RoutingTable};
 use crate::runtime::manifest::Manifest;
-use crate::runtime::{ResourceEvent, Runtime, content_hash};
+use crate::runtime::{Plugin, ResourceEvent, Runtime, content_hash};
 
 /// Changes seen in the plugins folder, as the paths that changed.
 pub struct FolderEvents {
@@ -28,7 +31,8 @@ pub struct FolderEvents {
 }
 
 /// Starts watching `folder`. Events are queued from now on, so a change made
-/// while the initial load runs is not missed.
+/// while the initial load runs is not missed: [`Reloader::run`] applies it
+/// once the load is done.
 pub fn watch(folder: &Path) -> anyhow::Result<FolderEvents> {
     let (sender, paths) = mpsc::unbounded_channel();
     let mut watcher =
@@ -70,7 +74,8 @@ fn is_change(kind: &EventKind) -> bool {
     )
 }
 
-/// Applies folder changes to the routing table, one file at a time.
+/// Loads the plugins folder at start-up, then applies its changes to the
+/// routing table, one file at a time.
 pub struct Reloader {
     runtime: Arc<Runtime>,
     router: Arc<Router>,
@@ -78,20 +83,104 @@ pub struct Reloader {
     debounce: Duration,
 }
 
+/// What the initial load ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialLoad {
+    /// The plugins serving.
+    pub serving: usize,
+    /// Files that are no plugin (skipped) or clash with another (refused).
+    pub not_serving: usize,
+    /// From the start of the load to its end.
+    pub took: Duration,
+}
+
 impl Reloader {
-    /// A reloader that starts from the plugins of `set`, which `router` serves.
-    pub fn new(
-        runtime: Arc<Runtime>,
-        router: Arc<Router>,
-        set: PluginSet,
-        debounce: Duration,
-    ) -> Self {
+    /// A reloader for `router`, whose table must be empty: it serves what
+    /// [`Reloader::load_initial`] loads.
+    pub fn new(runtime: Arc<Runtime>, router: Arc<Router>, debounce: Duration) -> Self {
         Reloader {
             runtime,
             router,
-            set,
+            set: PluginSet::default(),
             debounce,
         }
+    }
+
+    /// Loads the plugin `files`, `at_once` at a time, and puts each plugin in
+    /// the routing table as soon as it is ready, so that small plugins serve
+    /// while large ones compile. Of two clashing plugins the one whose file
+    /// name sorts first wins, as if they were loaded one after another in
+    /// name order: a later file that is ready first serves until the earlier
+    /// one is ready, then is refused. Until the last file is done the tables
+    /// are marked [`RoutingTable::loading`].
+    pub async fn load_initial(
+        &mut self,
+        files: Vec<(PathBuf, u64)>,
+        at_once: NonZeroUsize,
+    ) -> InitialLoad {
+        let started = Instant::now();
+        let total = files.len();
+        let mut loads = ParallelLoad::start(&self.runtime, load_order(files), at_once);
+        let mut ready: Vec<Arc<Plugin>> = Vec::new();
+        let mut took: HashMap<PathBuf, Duration> = HashMap::new();
+        let mut announced: HashSet<PathBuf> = HashSet::new();
+        while let Some(loaded) = loads.next().await {
+            let plugin = match loaded.plugin {
+                Ok(plugin) => Arc::new(plugin),
+                Err(error) => {
+                    tracing::warn!("skipping plugin file {}: {error}", loaded.file.display());
+                    continue;
+                }
+            };
+            took.insert(loaded.file, loaded.took);
+            ready.push(plugin);
+            let (set, table, _) = PluginSet::in_name_order(ready.iter().cloned());
+            let table = if loads.remaining() > 0 {
+                table.while_loading()
+            } else {
+                table
+            };
+            self.install(set, table);
+            // A plugin refused now may serve later, when an earlier file
+            // that pushed it out is itself pushed out: announced once it serves.
+            for plugin in self.set.plugins() {
+                if announced.insert(plugin.file().to_path_buf()) {
+                    tracing::info!(
+                        file = %plugin.file().display(),
+                        plugin = plugin.name(),
+                        version = plugin.description().version,
+                        cached = plugin.from_cache(),
+                        ms = took.get(plugin.file()).map_or(0, |t| t.as_millis() as u64),
+                        "loaded plugin"
+                    );
+                }
+            }
+        }
+        // The last file may have been skipped, or there were none: the table
+        // in force may still say loading.
+        let (set, table, refusals) = PluginSet::in_name_order(ready);
+        self.install(set, table);
+        for refusal in &refusals {
+            tracing::warn!(
+                "plugin file {} refused: {}",
+                refusal.file.display(),
+                refusal.reason
+            );
+        }
+        allocator::release_unused();
+        let summary = InitialLoad {
+            serving: self.set.plugins().count(),
+            not_serving: total - self.set.plugins().count(),
+            took: started.elapsed(),
+        };
+        tracing::info!(
+            plugins = ?self.set.names(),
+            not_serving = summary.not_serving,
+            ms = summary.took.as_millis() as u64,
+            "initial load done: {} of {total} plugin files serving",
+            summary.serving
+        );
+        summary
     }
 
     /// Runs until the events end. A file is loaded once it has had no event
@@ -132,7 +221,7 @@ impl Reloader {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(old) = current {
                     let (set, table) = self.set.without(file);
-                    self.install(set, table, &[]);
+                    self.install(set, table);
                     tracing::info!(
                         file = %file.display(),
                         plugin = old.name(),
@@ -160,16 +249,7 @@ impl Reloader {
         };
         match self.set.with(plugin.clone()) {
             Ok((set, table)) => {
-                let paths: Vec<String> = match current {
-                    Some(_) => plugin
-                        .description()
-                        .resources
-                        .iter()
-                        .map(|r| r.path.clone())
-                        .collect(),
-                    None => Vec::new(),
-                };
-                self.install(set, table, &paths);
+                self.install(set, table);
                 allocator::release_unused();
                 let verb = if current.is_some() {
                     "upgraded plugin"
@@ -191,21 +271,31 @@ impl Reloader {
     }
 
     /// Puts `table` in force and tells observers: paths that are gone are
-    /// removed; the paths of `changed` (an upgraded plugin) may answer
-    /// differently now, so their observers get the new version's state.
-    fn install(&mut self, set: PluginSet, table: RoutingTable, changed: &[String]) {
-        let before = self.router.table().paths();
-        let after = table.paths();
-        self.runtime.host().set_resources(after.clone());
+    /// removed; a path now served by another plugin (an upgrade, or at
+    /// start-up the winner of a clash) may answer differently, so its
+    /// observers get the new plugin's state.
+    fn install(&mut self, set: PluginSet, table: RoutingTable) {
+        let mut removed = Vec::new();
+        let mut changed = Vec::new();
+        for (path, before) in self.router.table().routes() {
+            match table.route(path) {
+                None => removed.push(path.clone()),
+                Some(after) if !Arc::ptr_eq(&after.plugin, &before.plugin) => {
+                    changed.push(path.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        self.runtime.host().set_resources(table.paths());
         self.router.replace(table);
         self.set = set;
         let host = self.runtime.host();
-        for path in before.iter().filter(|p| after.binary_search(p).is_err()) {
-            host.publish(ResourceEvent::Removed { path: path.clone() });
+        for path in removed {
+            host.publish(ResourceEvent::Removed { path });
         }
-        for path in changed.iter().filter(|p| after.binary_search(p).is_ok()) {
+        for path in changed {
             host.publish(ResourceEvent::Changed {
-                path: path.clone(),
+                path,
                 important: false,
             });
         }

@@ -36,6 +36,9 @@ pub struct RoutingTable {
     // Sorted by path, so /.well-known/core and host-info list resources in a
     // stable order.
     links: Vec<Link>,
+    // Set in the tables of the initial load: it travels with the routes, so
+    // that a request never sees the load's end without the last plugin in.
+    loading: bool,
 }
 
 impl RoutingTable {
@@ -92,6 +95,20 @@ impl RoutingTable {
         (table, refusals)
     }
 
+    /// This table, marked as one of the initial load: plugins still loading
+    /// may serve paths it does not have (their paths are unknown until they
+    /// describe themselves).
+    pub fn while_loading(mut self) -> RoutingTable {
+        self.loading = true;
+        self
+    }
+
+    /// Whether plugins are still loading, so that a path missing from this
+    /// table may yet be served.
+    pub fn loading(&self) -> bool {
+        self.loading
+    }
+
     /// The route for a request's path.
     pub fn route(&self, path: &str) -> Option<&Route> {
         self.routes.get(path)
@@ -136,5 +153,18 @@ impl Router {
     /// Puts `table` in force for every request that starts from now on.
     pub fn replace(&self, table: RoutingTable) {
         self.table.store(Arc::new(table));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tables_of_the_initial_load_are_loading() {
+        assert!(!RoutingTable::default().loading());
+        assert!(RoutingTable::default().while_loading().loading());
+        let (built, _) = RoutingTable::build([]);
+        assert!(!built.loading(), "hot reload builds final tables");
     }
 }

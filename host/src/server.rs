@@ -1,22 +1,22 @@
-//! Start-up and the lifetime of the host: load the plugins, bind the sockets,
-//! serve until told to stop.
+//! Start-up and the lifetime of the host: bind the sockets, serve at once
+//! while the plugins load in parallel, serve until told to stop.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 
-use crate::allocator;
 use crate::config::Config;
 use crate::exchange::ExchangeLayer;
 use crate::kv_store::KvStore;
 use crate::message::MessageLayer;
 use crate::observation_store::ObservationStore;
-use crate::plugin_folder::PluginSet;
+use crate::plugin_folder::component_files;
 use crate::reload::{self, Reloader};
-use crate::router::Router;
+use crate::router::{Router, RoutingTable};
 use crate::runtime::{HostContext, Runtime};
 use crate::sampler;
 use crate::socket::{self, EndpointLimits, Shared};
@@ -63,19 +63,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let folder = config.plugins.canonicalize()?;
     let events = reload::watch(&folder)
         .with_context(|| format!("cannot watch plugins folder {}", folder.display()))?;
-    let set = PluginSet::load(&runtime, &folder).await?;
-    allocator::release_unused();
-    let plugins = set.names();
-    let table = set.table();
-    host.set_resources(table.paths());
-    let router = Arc::new(Router::new(table));
+    let files = component_files(&folder)?;
+    // Nothing is served until the first plugin is ready; until the last,
+    // a path no plugin serves yet is "still loading", not "not found".
+    let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
     let exchanges = Arc::new(ExchangeLayer::new(
         router.clone(),
         config.blockwise_limits(),
     ));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
-    tokio::spawn(Reloader::new(runtime, router, set, debounce).run(events));
     let observations_path = config.data_dir.join("observations.redb");
     let observation_store =
         Arc::new(ObservationStore::open(&observations_path).with_context(|| {
@@ -107,11 +104,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("listening on {local}");
     }
     tracing::info!(
-        plugins = ?plugins,
+        files = files.len(),
         ms = started.elapsed().as_millis() as u64,
-        "coapwasm {} serving",
+        "coapwasm {} serving; loading plugins",
         env!("CARGO_PKG_VERSION")
     );
+
+    // The loads run beside the sockets: each plugin serves once it is ready.
+    // Folder events wait in their queue until the initial load is done.
+    let at_once = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let mut reloader = Reloader::new(runtime, router, debounce);
+    tokio::spawn(async move {
+        let loaded = reloader.load_initial(files, at_once).await;
+        // Scripts and tests that need every plugin wait for this line.
+        println!(
+            "plugins loaded: {} serving, {} not, {} ms after start",
+            loaded.serving,
+            loaded.not_serving,
+            started.elapsed().as_millis()
+        );
+        reloader.run(events).await;
+    });
 
     tokio::select! {
         () = shutdown_signal() => tracing::info!("shutting down"),

@@ -29,7 +29,7 @@ pub use peer::Peer;
 pub use plugins_folder::PluginsFolder;
 pub use server::Server;
 
-/// How long a server may take to compile its plugins and start listening.
+/// How long a server may take to start listening and load its plugins.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long any request may take to be answered before the test fails; far

@@ -1,7 +1,8 @@
 //! Runs the real `coapwasm serve` in a fresh directory holding just the plugins
 //! a test needs and a data directory of its own (`--data-dir DIR/data`: the
 //! key-value store and the compiled-component cache), learns its ports from the
-//! `listening on ADDR` lines, collects its log and kills it when the test ends.
+//! `listening on ADDR` lines, waits (unless told not to) for its `plugins
+//! loaded` line, collects its log and kills it when the test ends.
 //! A test may also kill it (SIGKILL) or restart it on the same directories,
 //! and change its plugins folder while it runs (see `PluginsFolder`).
 
@@ -39,6 +40,8 @@ struct Launch {
     /// Environment variables set for the process, on top of the test's own.
     env: Vec<(String, String)>,
     sockets: Option<usize>,
+    /// Whether starting waits for the `plugins loaded` line too.
+    wait_for_plugins: bool,
 }
 
 /// A running server. Dropping it kills the process.
@@ -47,6 +50,8 @@ pub struct Server {
     addrs: Vec<SocketAddr>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdout: Receiver<String>,
+    /// The `plugins loaded` line of this run, once read.
+    plugins_loaded: Option<String>,
     launch: Launch,
     /// The logs of the runs before a restart, shown when a test fails.
     earlier_logs: String,
@@ -77,6 +82,7 @@ impl Server {
                 args: Vec::new(),
                 env: Vec::new(),
                 sockets: None,
+                wait_for_plugins: true,
             },
         }
     }
@@ -230,8 +236,9 @@ impl Server {
     /// Stops the process with SIGTERM if it still runs (after `kill` or
     /// `stop` it does not), then starts it again exactly as before: same
     /// directory, plugins folder, data directory, config and flags. Waits
-    /// until it listens again. Bound to port 0 (the default) its ports are
-    /// new, so make new peers and URIs; bound to an explicit port (see
+    /// until it listens again and has loaded its plugins (as `start`). Bound
+    /// to port 0 (the default) its ports are new, so make new peers and
+    /// URIs; bound to an explicit port (see
     /// `ServerBuilder::fixed_port`) it listens on the same address again, and
     /// existing peers keep working.
     pub fn restart(&mut self) {
@@ -248,23 +255,53 @@ impl Server {
         self.stderr = stderr;
         self.stdout = stdout;
         self.addrs.clear();
-        self.wait_listening();
+        self.plugins_loaded = None;
+        self.wait_started();
     }
 
-    /// Waits until every expected socket has printed its `listening on` line.
-    fn wait_listening(&mut self) {
-        let expected = self
-            .launch
-            .sockets
-            .unwrap_or(self.launch.binds.len())
-            .max(1);
+    /// Waits until the listening lines and, unless the builder said
+    /// `without_waiting_for_plugins`, the `plugins loaded` line.
+    fn wait_started(&mut self) {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while self.addrs.len() < expected {
+        self.wait_listening(deadline);
+        if self.launch.wait_for_plugins {
+            self.wait_plugins_loaded_until(deadline);
+        }
+    }
+
+    /// Waits until the server has loaded its plugins folder at start-up (its
+    /// `plugins loaded` line on standard output) and returns that line.
+    pub fn wait_plugins_loaded(&mut self) -> String {
+        self.wait_plugins_loaded_until(Instant::now() + STARTUP_TIMEOUT)
+    }
+
+    /// The `plugins loaded` line if it has been printed by now, without waiting.
+    pub fn plugins_loaded(&mut self) -> Option<String> {
+        while self.plugins_loaded.is_none() {
+            let Ok(line) = self.stdout.try_recv() else {
+                break;
+            };
+            self.read_stdout_line(line);
+        }
+        self.plugins_loaded.clone()
+    }
+
+    fn wait_plugins_loaded_until(&mut self, deadline: Instant) -> String {
+        while self.plugins_loaded.is_none() {
+            self.read_stdout_until(deadline, "a `plugins loaded` line");
+        }
+        self.plugins_loaded.clone().unwrap()
+    }
+
+    /// Reads one line of standard output, waiting at most until `deadline`
+    /// (failing the test past it or if the process ends), and notes what it says.
+    fn read_stdout_until(&mut self, deadline: Instant, awaited: &str) {
+        loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 panic!(
-                    "the server did not print {expected} `listening on` line(s) within \
-                     {STARTUP_TIMEOUT:?}; log:\n{}",
+                    "the server did not print {awaited} within {STARTUP_TIMEOUT:?} of starting; \
+                     log:\n{}",
                     self.stderr()
                 );
             }
@@ -272,24 +309,42 @@ impl Server {
                 .stdout
                 .recv_timeout(left.min(Duration::from_millis(200)))
             {
-                Ok(line) => {
-                    if let Some(addr) = line.trim().strip_prefix("listening on ") {
-                        let addr = addr.parse().unwrap_or_else(|e| {
-                            panic!("unparsable address in stdout line {line:?}: {e}")
-                        });
-                        self.addrs.push(addr);
-                    }
-                }
+                Ok(line) => return self.read_stdout_line(line),
                 Err(RecvTimeoutError::Timeout) => self.assert_running(),
                 Err(RecvTimeoutError::Disconnected) => {
                     // stdout closed: the process is ending; give it a moment to say why.
                     let status = wait_bounded(&mut self.child, Duration::from_secs(5));
                     panic!(
-                        "the server closed stdout before listening (exit: {status:?}); log:\n{}",
+                        "the server closed stdout before it printed {awaited} (exit: {status:?}); \
+                         log:\n{}",
                         self.stderr()
                     );
                 }
             }
+        }
+    }
+
+    fn read_stdout_line(&mut self, line: String) {
+        let line = line.trim();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            let addr = addr
+                .parse()
+                .unwrap_or_else(|e| panic!("unparsable address in stdout line {line:?}: {e}"));
+            self.addrs.push(addr);
+        } else if line.starts_with("plugins loaded") {
+            self.plugins_loaded = Some(line.to_owned());
+        }
+    }
+
+    /// Waits until every expected socket has printed its `listening on` line.
+    fn wait_listening(&mut self, deadline: Instant) {
+        let expected = self
+            .launch
+            .sockets
+            .unwrap_or(self.launch.binds.len())
+            .max(1);
+        while self.addrs.len() < expected {
+            self.read_stdout_until(deadline, &format!("{expected} `listening on` line(s)"));
         }
     }
 }
@@ -400,6 +455,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Makes `start` (and `restart`) return once the sockets listen, without
+    /// waiting for the plugins to load: requests may then find them loading.
+    pub fn without_waiting_for_plugins(mut self) -> ServerBuilder {
+        self.launch.wait_for_plugins = false;
+        self
+    }
+
     /// How many `listening on` lines to wait for, when not one per `--bind`.
     pub fn sockets(mut self, count: usize) -> ServerBuilder {
         self.launch.sockets = Some(count);
@@ -419,7 +481,8 @@ impl ServerBuilder {
         self.dir.path()
     }
 
-    /// Starts the server and waits until every socket is listening.
+    /// Starts the server and waits until every socket is listening and
+    /// (see `without_waiting_for_plugins`) its plugins have loaded.
     pub fn start(self) -> Server {
         let (child, stderr, stdout) = spawn(self.dir.path(), &self.launch);
         let mut server = Server {
@@ -427,11 +490,12 @@ impl ServerBuilder {
             addrs: Vec::new(),
             stderr,
             stdout,
+            plugins_loaded: None,
             launch: self.launch,
             earlier_logs: String::new(),
             dir: self.dir,
         };
-        server.wait_listening();
+        server.wait_started();
         server
     }
 

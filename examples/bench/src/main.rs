@@ -73,8 +73,8 @@ struct Cli {
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// Instead of generating load, send one request a millisecond until the
-    /// first response (at most --duration) and print when it came, in
-    /// nanoseconds since the Unix epoch, and its code.
+    /// first success (2.xx) response (at most --duration) and print when it
+    /// came, in nanoseconds since the Unix epoch, and its code.
     #[arg(long)]
     probe: bool,
     /// Instead of generating load, answer every request on this address

@@ -1,6 +1,8 @@
-//! Start-up time: a request every millisecond until the first response, which
-//! prints the wall-clock time it came (nanoseconds since the Unix epoch), for
-//! a script that noted when it started the server.
+//! Start-up time: a request every millisecond until the first success (2.xx)
+//! response, which prints the wall-clock time it came (nanoseconds since the
+//! Unix epoch), for a script that noted when it started the server. The host
+//! listens before its plugins are loaded, and answers 5.03 for their paths
+//! until then: not yet the answer the time is about.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -8,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::request::RequestTemplate;
 
-/// The time of the first response and its code byte, or None if none came
-/// within `limit`.
+/// The time of the first success response and its code byte, or None if
+/// none came within `limit`.
 pub fn run(
     server: SocketAddr,
     template: &RequestTemplate,
@@ -35,7 +37,7 @@ pub fn run(
         // Refused until the server binds: ICMP port unreachable, ignored.
         let _ = socket.send(&request);
         match socket.recv(&mut response) {
-            Ok(len) if len >= 4 && response[1] != 0 => {
+            Ok(len) if len >= 4 && response[1] >> 5 == 2 => {
                 let at = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos());

@@ -6,6 +6,7 @@
 
 pub mod amplification;
 pub mod blockwise;
+mod not_served;
 pub mod notification_pacing;
 pub mod observe;
 pub mod representations;
@@ -27,6 +28,7 @@ use crate::runtime::{CallError, Plugin};
 
 use amplification::Budget;
 use blockwise::{Block, HeldResponses, Refusal, UploadLimits, UploadStep, Uploads};
+use not_served::{LOADING_RETRY_SECONDS, not_served, still_loading};
 use representations::{HeldResponse, Representations};
 use source::source_text;
 use transfer_memory::TransferMemory;
@@ -383,10 +385,7 @@ impl ExchangeLayer {
 
         let table = self.router.table();
         let Some(route) = table.route(&options.path) else {
-            return respond(response::diagnostic(
-                ResponseType::NotFound,
-                &format!("no resource at {}", options.path),
-            ));
+            return respond(not_served(&options.path, table.loading()));
         };
         if !route.resource.methods.contains(method_flag(options.method)) {
             return respond(response::diagnostic(
@@ -531,9 +530,17 @@ impl ExchangeLayer {
         // RFC 6690 §4.1 leaves open what a unicast query that matches nothing
         // gets; 4.04 lets a client tell "no match" from an empty document.
         if document.is_empty() && !query.is_empty() {
+            if table.loading() {
+                return still_loading("no resource matches the query yet: plugins still loading");
+            }
             return response::diagnostic(ResponseType::NotFound, "no resource matches the query");
         }
-        response::content(LINK_FORMAT, document.into_bytes())
+        let mut packet = response::content(LINK_FORMAT, document.into_bytes());
+        if table.loading() {
+            // Not the default 60 s (§5.10.5): the list grows as plugins load.
+            packet.add_option(CoapOption::MaxAge, response::uint(LOADING_RETRY_SECONDS));
+        }
+        packet
     }
 }
 
