@@ -78,12 +78,17 @@ pub async fn run(router: Arc<Router>, host: Arc<HostContext>) {
                 continue;
             };
             let interval = Duration::from_millis(u64::from(interval_ms)).max(TICK);
-            let sampling = samplings.entry(path.clone()).or_insert_with(|| Sampling {
-                plugin: route.plugin.clone(),
-                next_due: now,
-                in_flight: None,
-                failures: 0,
-            });
+            // Looked up before inserting: no path copied at every tick.
+            if !samplings.contains_key(path) {
+                let sampling = Sampling {
+                    plugin: route.plugin.clone(),
+                    next_due: now,
+                    in_flight: None,
+                    failures: 0,
+                };
+                samplings.insert(path.clone(), sampling);
+            }
+            let sampling = samplings.get_mut(path).expect("inserted above");
             if let Some(call) = &sampling.in_flight {
                 if !call.is_finished() {
                     continue;

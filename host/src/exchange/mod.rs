@@ -130,12 +130,11 @@ pub struct PluginCall {
     /// What the request means for observations.
     pub observe: ObserveIntent,
     blocks: Blocks,
-    /// A GET made by the host to notify the resource's observers.
-    rendering: bool,
-    /// Whether a response sent block-wise is held for the later blocks: not
-    /// for a notification, whose later blocks are fetched by GET (RFC 7959
-    /// §3.4).
-    holds: bool,
+    /// A GET made by the host to notify the resource's observers: it cannot
+    /// announce a change of the path it renders, and a response sent
+    /// block-wise is not held, as a notification's later blocks are fetched
+    /// by GET (RFC 7959 §3.4).
+    for_observers: bool,
 }
 
 /// The block-wise options of a request, for its response (RFC 7959).
@@ -258,7 +257,7 @@ impl PluginCall {
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;
         let mut whole = self.answer().await;
-        if !(self.holds && blocks.splits(&whole)) {
+        if self.for_observers || !blocks.splits(&whole) {
             return Answer {
                 response: blocks.apply(whole),
                 held: None,
@@ -282,7 +281,7 @@ impl PluginCall {
     }
 
     async fn answer(&self) -> Packet {
-        let result = if self.rendering {
+        let result = if self.for_observers {
             self.plugin.render(&self.request).await
         } else {
             self.plugin.handle(&self.request).await
@@ -469,8 +468,7 @@ impl ExchangeLayer {
             etags: options.etags,
             observe,
             blocks,
-            rendering: false,
-            holds: true,
+            for_observers: false,
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -492,13 +490,12 @@ impl ExchangeLayer {
             plugin: route.plugin.clone(),
             etags: Vec::new(),
             observe: ObserveIntent::None,
-            holds: false,
             // §3.4 of RFC 7959: a large notification carries its first block.
             blocks: Blocks {
                 max_block: self.max_block,
                 ..Blocks::default()
             },
-            rendering: true,
+            for_observers: true,
             request: Request {
                 method: Method::Get,
                 path: path.to_owned(),
