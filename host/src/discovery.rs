@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::runtime::bindings::types::ResourceDescription;
+use crate::runtime::bindings::types::{LinkAttribute, ResourceDescription};
 
 /// The well-known discovery path (RFC 6690 §4).
 pub const WELL_KNOWN_CORE: &str = "/.well-known/core";
@@ -23,12 +23,42 @@ impl Link {
     /// The link for a resource, with `ct` and `obs` written from its
     /// description (RFC 7252 §7.2.1, RFC 7641 §6).
     pub fn for_resource(resource: &ResourceDescription) -> Link {
-        let mut attributes: Vec<(String, Option<String>)> = resource
-            .attributes
-            .iter()
-            .filter(|a| a.name != "ct" && a.name != "obs")
-            .map(|a| (a.name.clone(), a.value.clone()))
-            .collect();
+        Link::new(&resource.path, resource, &[])
+    }
+
+    /// The link of the member at `path` of a collection whose members
+    /// `members` describes, with the member's own `attributes` after the
+    /// description's.
+    pub fn for_member(
+        path: &str,
+        members: &ResourceDescription,
+        attributes: &[LinkAttribute],
+    ) -> Link {
+        Link::new(path, members, attributes)
+    }
+
+    fn new(href: &str, resource: &ResourceDescription, own: &[LinkAttribute]) -> Link {
+        let mut attributes: Vec<(String, Option<String>)> = Vec::new();
+        for attribute in resource.attributes.iter().chain(own) {
+            if attribute.name == "ct" || attribute.name == "obs" {
+                continue;
+            }
+            let earlier = attributes
+                .iter_mut()
+                .find(|(name, _)| *name == attribute.name);
+            match (earlier, &attribute.value) {
+                // §3.1-§3.2: `rt` and `if` appear once, as a space-separated
+                // list; a member's own values join its collection's.
+                (Some((name, Some(values))), Some(value)) if name == "rt" || name == "if" => {
+                    if !values.split(' ').any(|v| v == value) {
+                        values.push(' ');
+                        values.push_str(value);
+                    }
+                }
+                (Some((_, earlier)), value) => *earlier = value.clone(),
+                (None, value) => attributes.push((attribute.name.clone(), value.clone())),
+            }
+        }
         if !resource.content_formats.is_empty() {
             let formats: Vec<String> = resource
                 .content_formats
@@ -40,12 +70,17 @@ impl Link {
         if resource.observable {
             attributes.push(("obs".to_owned(), None));
         }
-        let rendered = render(&resource.path, &attributes);
+        let rendered = render(href, &attributes);
         Link {
-            href: resource.path.clone(),
+            href: href.to_owned(),
             attributes,
             rendered,
         }
+    }
+
+    /// The link's target, the resource's path.
+    pub fn href(&self) -> &str {
+        &self.href
     }
 
     /// The link in link-format.
@@ -184,6 +219,36 @@ mod tests {
         assert!(led.matches(&q(&["ct=50"])));
         assert!(!led.matches(&q(&["if=sensor"])));
         assert!(!led.matches(&q(&["rt=light", "ct=0"])));
+    }
+
+    #[test]
+    fn a_member_joins_its_collections_rt_and_if_and_replaces_the_rest() {
+        let attribute = |name: &str, value: &str| LinkAttribute {
+            name: name.to_owned(),
+            value: Some(value.to_owned()),
+        };
+        let members = ResourceDescription {
+            path: "/sensors/*".to_owned(),
+            methods: Methods::GET,
+            observable: true,
+            content_formats: vec![50],
+            sample_interval_ms: None,
+            attributes: vec![attribute("rt", "sensor"), attribute("title", "A sensor")],
+        };
+        let own = [
+            attribute("rt", "humidity"),
+            attribute("rt", "sensor"),
+            attribute("if", "core.s"),
+            attribute("title", "Kitchen"),
+            attribute("ct", "0"),
+        ];
+        let link = Link::for_member("/sensors/3", &members, &own);
+        assert_eq!(
+            link.as_str(),
+            r#"</sensors/3>;ct=50;rt="sensor humidity";title="Kitchen";if="core.s";obs"#
+        );
+        assert!(link.matches(&q(&["rt=humidity"])));
+        assert!(link.matches(&q(&["href=/sensors/*"])));
     }
 
     #[test]

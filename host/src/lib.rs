@@ -4,11 +4,13 @@
 //! Data flows one way through the layers, each its own module:
 //! [`socket`] (datagrams) → [`message`] (reliability, deduplication) →
 //! [`exchange`] (request/response; later block-wise and observe) → [`router`]
-//! (path to plugin) → [`runtime`] (wasmtime). [`discovery`],
-//! [`plugin_folder`] and [`reload`] sit beside the router; [`kv_store`] keeps
+//! (path to plugin, exact or a [`collection`]'s member) → [`runtime`]
+//! (wasmtime). [`discovery`], [`plugin_folder`] and [`reload`] sit beside the
+//! router; [`kv_store`] keeps
 //! the plugins' state.
 
 pub mod allocator;
+pub mod collection;
 pub mod config;
 pub mod discovery;
 pub mod exchange;

@@ -286,6 +286,18 @@ impl Reloader {
                 Some(_) => {}
             }
         }
+        // A collection's observers observe its members, each by its own path:
+        // the socket loops expand `/sensors/*` to the observed members.
+        for (prefix, before) in self.router.table().collections() {
+            let members = crate::collection::members_path(prefix);
+            match table.collections().find(|(p, _)| *p == prefix) {
+                None => removed.push(members),
+                Some((_, after)) if !Arc::ptr_eq(&after.plugin, &before.plugin) => {
+                    changed.push(members);
+                }
+                Some(_) => {}
+            }
+        }
         self.runtime.host().set_resources(table.paths());
         self.router.replace(table);
         self.set = set;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::collection;
 use crate::discovery::{Link, WELL_KNOWN_CORE};
 use crate::runtime::Plugin;
 use crate::runtime::bindings::types::ResourceDescription;
@@ -33,6 +34,12 @@ pub struct Refusal {
 #[derive(Default)]
 pub struct RoutingTable {
     routes: HashMap<String, Route>,
+    // Per collection's own path (`/sensors` for `/sensors/*`), the route of
+    // its members: consulted only when no route has the exact path.
+    collections: HashMap<String, Route>,
+    // The plugins that describe collections, whose listed members discovery
+    // shows.
+    with_members: Vec<Arc<Plugin>>,
     // Sorted by path, so /.well-known/core and host-info list resources in a
     // stable order.
     links: Vec<Link>,
@@ -66,7 +73,11 @@ impl RoutingTable {
                 if resource.path == WELL_KNOWN_CORE {
                     return Some(format!("path {} is the host's own", resource.path));
                 }
-                table.routes.get(&resource.path).map(|route| {
+                let taken = match collection::prefix_of(&resource.path) {
+                    Some(prefix) => table.collections.get(prefix),
+                    None => table.routes.get(&resource.path),
+                };
+                taken.map(|route| {
                     format!(
                         "path {} is already served by plugin {:?} ({})",
                         resource.path,
@@ -81,6 +92,19 @@ impl RoutingTable {
             }
             names.insert(description.name.clone(), plugin.file().to_path_buf());
             for resource in &description.resources {
+                if let Some(prefix) = collection::prefix_of(&resource.path) {
+                    table.collections.insert(
+                        prefix.to_owned(),
+                        Route {
+                            plugin: plugin.clone(),
+                            resource: resource.clone(),
+                        },
+                    );
+                    if !table.with_members.iter().any(|p| Arc::ptr_eq(p, &plugin)) {
+                        table.with_members.push(plugin.clone());
+                    }
+                    continue;
+                }
                 table.links.push(Link::for_resource(resource));
                 table.routes.insert(
                     resource.path.clone(),
@@ -91,7 +115,7 @@ impl RoutingTable {
                 );
             }
         }
-        table.links.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        table.links.sort_by(|a, b| a.href().cmp(b.href()));
         (table, refusals)
     }
 
@@ -109,14 +133,44 @@ impl RoutingTable {
         self.loading
     }
 
-    /// The route for a request's path.
+    /// The route for a request's path: the resource with that path, or
+    /// else the members of the nearest collection above it.
     pub fn route(&self, path: &str) -> Option<&Route> {
-        self.routes.get(path)
+        self.routes.get(path).or_else(|| {
+            if self.collections.is_empty() {
+                return None;
+            }
+            collection::ancestors(path).find_map(|prefix| self.collections.get(prefix))
+        })
     }
 
-    /// Every route.
+    /// The links of the collections' listed members, but for a path some
+    /// resource has exactly (which is what a request for it reaches), sorted
+    /// by path.
+    pub fn member_links(&self) -> Vec<Link> {
+        let mut links: Vec<Link> = self
+            .with_members
+            .iter()
+            .flat_map(|plugin| {
+                plugin.member_links().into_iter().filter(|link| {
+                    self.route(link.href())
+                        .is_some_and(|route| Arc::ptr_eq(&route.plugin, plugin))
+                        && !self.routes.contains_key(link.href())
+                })
+            })
+            .collect();
+        links.sort_by(|a, b| a.href().cmp(b.href()));
+        links
+    }
+
+    /// Every route of a resource with a path of its own.
     pub fn routes(&self) -> impl Iterator<Item = (&String, &Route)> {
         self.routes.iter()
+    }
+
+    /// Every collection's members' route, by the collection's path.
+    pub fn collections(&self) -> impl Iterator<Item = (&String, &Route)> {
+        self.collections.iter()
     }
 
     /// The discovery links, sorted by path.
@@ -124,9 +178,18 @@ impl RoutingTable {
         &self.links
     }
 
-    /// Every served path, sorted.
+    /// Every served path, sorted; a collection's members as `/sensors/*`.
     pub fn paths(&self) -> Vec<String> {
-        let mut paths: Vec<String> = self.routes.keys().cloned().collect();
+        let mut paths: Vec<String> = self
+            .routes
+            .keys()
+            .cloned()
+            .chain(
+                self.collections
+                    .keys()
+                    .map(|prefix| collection::members_path(prefix)),
+            )
+            .collect();
         paths.sort();
         paths
     }

@@ -440,6 +440,29 @@ impl Endpoint {
     }
 
     fn on_resource_event(&mut self, event: ResourceEvent, now: Instant) {
+        let path = match &event {
+            ResourceEvent::Changed { path, .. } | ResourceEvent::Removed { path } => path,
+        };
+        // An event of a collection's members (a reload of its plugin) is
+        // one of each member observed here.
+        if let Some(prefix) = crate::collection::prefix_of(path) {
+            let members = self
+                .observations
+                .paths()
+                .into_iter()
+                .filter(|observed| crate::collection::is_member(prefix, observed));
+            for member in members.collect::<Vec<_>>() {
+                let event = match &event {
+                    ResourceEvent::Changed { important, .. } => ResourceEvent::Changed {
+                        path: member,
+                        important: *important,
+                    },
+                    ResourceEvent::Removed { .. } => ResourceEvent::Removed { path: member },
+                };
+                self.on_resource_event(event, now);
+            }
+            return;
+        }
         match event {
             ResourceEvent::Changed { path, important } => {
                 if let Some(important) = self.pacing.changed(&path, important, now) {

@@ -523,7 +523,14 @@ impl ExchangeLayer {
             );
         }
         let table = self.router.table();
-        let document = discovery::document(table.links(), query);
+        let members = table.member_links();
+        let document = if members.is_empty() {
+            discovery::document(table.links(), query)
+        } else {
+            let mut links: Vec<&discovery::Link> = table.links().iter().chain(&members).collect();
+            links.sort_by(|a, b| a.href().cmp(b.href()));
+            discovery::document(links, query)
+        };
         // RFC 6690 §4.1 leaves open what a unicast query that matches nothing
         // gets; 4.04 lets a client tell "no match" from an empty document.
         if document.is_empty() && !query.is_empty() {

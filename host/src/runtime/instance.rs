@@ -6,6 +6,7 @@ use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types::{PluginDescription, Request, Response};
 use super::bindings::{Plugin as Exports, PluginPre};
+use super::member_listing::MemberListing;
 use super::resource_events::ResourceEvent;
 use super::state::PluginState;
 
@@ -73,18 +74,17 @@ impl PluginInstance {
     /// is stored, and its observers must learn of it.
     pub fn publish_announced(&mut self) {
         let state = self.store.data_mut();
-        let (announced, foreign) = state.announced.take(&state.paths);
+        let (announced, ignored) = state.announced.take(&state.paths);
         for (path, important) in announced {
-            state.host.publish(ResourceEvent::Changed {
-                path: path.to_owned(),
-                important,
-            });
+            state
+                .host
+                .publish(ResourceEvent::Changed { path, important });
         }
-        if foreign > 0 {
+        if ignored > 0 {
             tracing::debug!(
                 plugin = &*state.name,
-                count = foreign,
-                "changed() for paths not its own: ignored"
+                count = ignored,
+                "changed() for paths not its own, or for too many members: ignored"
             );
         }
     }
@@ -95,10 +95,12 @@ impl PluginInstance {
         name: Arc<str>,
         namespace: crate::kv_store::Namespace,
         paths: Arc<[String]>,
+        members: Option<Arc<MemberListing>>,
     ) {
         let state = self.store.data_mut();
         state.name = name;
         state.namespace = Some(namespace);
         state.paths = paths;
+        state.members = members;
     }
 }

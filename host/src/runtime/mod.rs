@@ -12,6 +12,7 @@ mod instance;
 mod instance_pool;
 mod log_limiter;
 pub mod manifest;
+mod member_listing;
 mod plugin;
 mod resource_events;
 mod state;

@@ -15,6 +15,7 @@ use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
 use super::log_limiter::{Admission, LogLimiter};
 use super::manifest::Manifest;
+use super::member_listing::MemberListing;
 use super::state::PluginState;
 use super::{Runtime, RuntimeLimits};
 use crate::kv_store::Namespace;
@@ -30,7 +31,7 @@ pub enum LoadError {
     Compile(String),
     /// A component that does not implement the `coapwasm:plugin` world, or
     /// that imports something the host does not provide.
-    #[error("does not implement the coapwasm:plugin@0.2.0 world: {0}")]
+    #[error("does not implement the coapwasm:plugin@0.2 world: {0}")]
     Link(String),
     /// Instantiation or `describe` failed.
     #[error("describe failed: {0}")]
@@ -70,6 +71,7 @@ pub struct Plugin {
     pre: PluginPre<PluginState>,
     namespace: Namespace,
     paths: Arc<[String]>,
+    members: Option<Arc<MemberListing>>,
     pool: InstancePool,
     log_limiter: Arc<LogLimiter>,
     // The host's own lines about the plugin's failed calls: a peer that
@@ -144,7 +146,13 @@ impl Plugin {
             .iter()
             .map(|r| r.path.clone())
             .collect();
-        instance.identify(name.clone(), namespace.clone(), paths.clone());
+        let members = MemberListing::open(&description, &runtime.host.kv).map(Arc::new);
+        instance.identify(
+            name.clone(),
+            namespace.clone(),
+            paths.clone(),
+            members.clone(),
+        );
         Ok(Plugin {
             file: file.to_path_buf(),
             content_hash,
@@ -154,6 +162,7 @@ impl Plugin {
             pre,
             namespace,
             paths,
+            members,
             pool: InstancePool::new(limits.max_instances, instance),
             log_limiter,
             failure_log: LogLimiter::new(limits.log_burst, limits.log_lines_per_second),
@@ -192,6 +201,12 @@ impl Plugin {
     /// What it said about itself.
     pub fn description(&self) -> &PluginDescription {
         &self.description
+    }
+
+    /// The links of the members of its collections that discovery lists,
+    /// sorted by path; empty if it describes no collection.
+    pub fn member_links(&self) -> Vec<crate::discovery::Link> {
+        self.members.as_ref().map_or_else(Vec::new, |m| m.links())
     }
 
     /// The largest payload one of its responses may have: the host's
@@ -305,7 +320,7 @@ impl Plugin {
     }
 
     async fn instantiate(&self) -> Result<PluginInstance, CallError> {
-        let state = PluginState::new(
+        let mut state = PluginState::new(
             self.name.clone(),
             Some(self.namespace.clone()),
             self.paths.clone(),
@@ -318,6 +333,7 @@ impl Plugin {
             plugin: self.name.clone(),
             reason: root_cause(&e),
         })?;
+        state.members = self.members.clone();
         PluginInstance::new(&self.pre, state)
             .await
             .map_err(|e| CallError::Instantiate {
@@ -351,6 +367,12 @@ fn validate(description: &PluginDescription) -> Result<(), String> {
         };
         if path != "/" && rest.split('/').any(|s| s.is_empty() || s.len() > 255) {
             return Err(format!("path {path:?} has an empty or overlong segment"));
+        }
+        if path == "/*" {
+            return Err(
+                "path \"/*\" names no collection: members need a collection's path before /*"
+                    .to_owned(),
+            );
         }
         if !seen.insert(path.as_str()) {
             return Err(format!("path {path} is listed twice"));

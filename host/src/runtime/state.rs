@@ -12,6 +12,7 @@ use super::announced_changes::AnnouncedChanges;
 use super::host_context::HostContext;
 use super::log_limiter::LogLimiter;
 use super::manifest::Capabilities;
+use super::member_listing::MemberListing;
 use crate::kv_store::Namespace;
 
 /// Core instances one plugin instance may create. A Rust component has a
@@ -47,6 +48,9 @@ pub struct PluginState {
     /// The changes the current call announced through `observe.changed`,
     /// one per path: published once the call returns.
     pub(crate) announced: AnnouncedChanges,
+    /// The members of the plugin's collections that discovery lists; none
+    /// if it describes no collection (or while it describes itself).
+    pub(crate) members: Option<Arc<MemberListing>>,
 }
 
 impl PluginState {
@@ -99,6 +103,7 @@ impl PluginState {
             ticks_used: 0,
             tick_budget: limits.cpu_ticks_per_call(),
             announced: AnnouncedChanges::default(),
+            members: None,
         })
     }
 }

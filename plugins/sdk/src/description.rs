@@ -36,6 +36,14 @@ impl ResourceDescription {
         }
     }
 
+    /// The members of the collection at `collection` (such as `/sensors`),
+    /// accepting `methods`: every path below it reaches the plugin
+    /// ([`collection`](crate::collection)). The same as
+    /// `ResourceDescription::new("/sensors/*", methods)`.
+    pub fn members_of(collection: &str, methods: Methods) -> ResourceDescription {
+        ResourceDescription::new(format!("{}/*", collection.trim_end_matches('/')), methods)
+    }
+
     /// Lets clients observe the resource (RFC 7641; `obs` in
     /// `/.well-known/core`).
     pub fn observable(mut self) -> ResourceDescription {

@@ -26,11 +26,11 @@
 //! ```
 //!
 //! The crate generates the bindings of the `plugin` world
-//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.0`) once, so a plugin
+//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.1`) once, so a plugin
 //! writes no bindings and sees no ABI. The WIT types are re-exported as they
 //! are ([`Request`], [`Response`], [`ResourceDescription`], ...), with
 //! constructors and builders added; the host's imports are the modules
-//! [`kv`], [`log`], [`host_info`] and [`observe`].
+//! [`kv`], [`log`], [`host_info`], [`observe`] and [`collection`].
 //!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with
 //! `cargo build --release --target wasm32-wasip2`. The crate also compiles
@@ -48,6 +48,7 @@ mod plugin;
 mod request;
 mod response;
 
+pub mod collection;
 pub mod content_format;
 pub mod host_info;
 pub mod kv;
