@@ -251,3 +251,23 @@ fn a_plugin_cannot_list_or_announce_members_without_end() {
         "the host still answers"
     );
 }
+
+/// Removing the plugin file ends the observations of its members with a
+/// 4.04, as it does for any resource (RFC 7641 §3.2): observers are not left
+/// waiting for a collection that is gone.
+#[test]
+fn removing_the_plugin_ends_its_members_observations() {
+    let server = Server::builder().plugins(&["sensors", "led"]).start();
+    let mut peer = server.peer();
+    let member = create(&mut peer, r#"{"type":"humidity"}"#);
+    let register = peer.con(Code::GET, &member).uint_option(option::OBSERVE, 0);
+    let token = register.token.clone();
+    assert_eq!(peer.exchange(&register).code, Code::CONTENT);
+
+    std::fs::remove_file(server.plugins_dir().join("sensors.wasm")).unwrap();
+    let last = peer.expect(REPLY_TIMEOUT, "a 4.04 for the member's observer");
+    ack(&peer, &last);
+    assert_eq!(last.token, token, "{last}");
+    assert_eq!(last.code, Code::NOT_FOUND, "{last}");
+    assert_eq!(peer.get(&member).code, Code::NOT_FOUND);
+}
