@@ -40,7 +40,7 @@ cargo build --release --locked -p coapwasm
 # Example plugins, the test-only ones (small; the tests need them), and the
 # Rust template (examples/templates/rust, package hello), so that it keeps
 # building.
-example_plugins=(temperature led info firmware sensors)
+example_plugins=(temperature led light info firmware sensors)
 test_plugins=(testkit clash storm stuck-sampler bulky hoarder chatter slowstart)
 template_plugins=(hello)
 log "building the plugins: ${example_plugins[*]} ${test_plugins[*]} ${template_plugins[*]}"

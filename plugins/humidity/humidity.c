@@ -7,12 +7,17 @@
 // told when the reading moved) and the plugin logs through the host when its
 // store fails.
 //
+// JSON: {"timestamp":"2026-11-22T10:00:00Z","unit":"percent","value":45.0},
+// the implementation guide's shape (a timestamp in RFC 3339 UTC, like
+// /temperature's); text: `45.0 %RH`.
+//
 // Built by build.sh (see examples/templates/c): the bindings in plugin.h
 // come from wit-bindgen's C generator for the `plugin` world of wit/.
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plugin.h"
@@ -108,6 +113,17 @@ static int random_step(void) {
   return (int)(byte % (2 * STEP_TENTHS + 1)) - STEP_TENTHS;
 }
 
+// The time now as an RFC 3339 UTC timestamp such as 2026-11-22T10:00:00Z
+// (wasi:clocks through wasi-libc).
+static void rfc3339_now(char *out, size_t size) {
+  time_t now = time(NULL);
+  struct tm utc;
+  if (now == (time_t)-1 || gmtime_r(&now, &utc) == NULL ||
+      strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &utc) == 0) {
+    snprintf(out, size, "1970-01-01T00:00:00Z");
+  }
+}
+
 static void set_string(plugin_string_t *target, const char *text) {
   plugin_string_dup(target, text);
 }
@@ -133,7 +149,9 @@ void exports_plugin_describe(plugin_plugin_description_t *ret) {
   resource->content_formats.ptr[1] = TEXT;
   resource->attributes.len = 3;
   resource->attributes.ptr = allocate(3 * sizeof(coapwasm_plugin_types_link_attribute_t));
-  set_attribute(&resource->attributes.ptr[0], "rt", "humidity-rh");
+  // RFC 6690 §3.1: one rt, space-separated values: ours, the tutorial's
+  // ("percent") and the implementation guide's ("sensor").
+  set_attribute(&resource->attributes.ptr[0], "rt", "humidity-rh percent sensor");
   set_attribute(&resource->attributes.ptr[1], "if", "sensor");
   set_attribute(&resource->attributes.ptr[2], "title", "Relative humidity");
   resource->sample_interval_ms.is_some = true;
@@ -149,11 +167,17 @@ void exports_plugin_handle(plugin_request_t *request, plugin_response_t *ret) {
   plugin_request_free(request);  // an export owns its arguments
 
   int tenths = stored_tenths();
-  char body[64];
-  int length = format == TEXT
-      ? snprintf(body, sizeof body, "%d.%d %%RH", tenths / 10, tenths % 10)
-      : snprintf(body, sizeof body, "{\"unit\":\"percent-rh\",\"value\":%d.%d}",
-                 tenths / 10, tenths % 10);
+  char body[128];
+  int length;
+  if (format == TEXT) {
+    length = snprintf(body, sizeof body, "%d.%d %%RH", tenths / 10, tenths % 10);
+  } else {
+    char timestamp[32];
+    rfc3339_now(timestamp, sizeof timestamp);
+    length = snprintf(body, sizeof body,
+                      "{\"timestamp\":\"%s\",\"unit\":\"percent\",\"value\":%d.%d}",
+                      timestamp, tenths / 10, tenths % 10);
+  }
 
   memset(ret, 0, sizeof *ret);
   ret->code = COAPWASM_PLUGIN_TYPES_RESPONSE_CODE_CONTENT;

@@ -1,5 +1,10 @@
 //! Device information at `/info`: identity, firmware version, uptime and the
 //! resources the host serves, all taken from the `host-info` import.
+//!
+//! The implementation guide's clients read `device_id`, `firmware`,
+//! `uptime_seconds`, `protocol` (`"CoAP"`) and `endpoints`; this project's
+//! read `firmware_version` and `resources`. Both sets are served: `firmware`
+//! is `firmware_version` again, `endpoints` is `resources` again.
 
 use coapwasm_sdk::content_format::JSON;
 use coapwasm_sdk::{
@@ -11,6 +16,9 @@ use std::sync::OnceLock;
 /// The uptime in the answer goes stale after a second.
 const MAX_AGE_SECS: u32 = 1;
 
+/// What `protocol` says: the device speaks CoAP (RFC 7252).
+const PROTOCOL: &str = "CoAP";
+
 struct Info;
 
 impl Plugin for Info {
@@ -18,7 +26,9 @@ impl Plugin for Info {
         PluginDescription::new("info", env!("CARGO_PKG_VERSION")).resource(
             ResourceDescription::new("/info", Methods::GET)
                 .content_format(JSON)
-                .resource_type("device-info")
+                // RFC 6690 §3.1: one rt, space-separated values; `device` is
+                // the implementation guide's.
+                .resource_type("device-info device")
                 .title("Device information"),
         )
     }
@@ -26,10 +36,14 @@ impl Plugin for Info {
     fn handle(_request: Request) -> Response {
         // Only GET /info reaches us; the host has checked method and Accept.
         let identity = identity();
+        let resources = host_info::resources();
         let body = Body {
             device_id: &identity.device_id,
+            endpoints: &resources,
+            firmware: &identity.firmware_version,
             firmware_version: &identity.firmware_version,
-            resources: &host_info::resources(),
+            protocol: PROTOCOL,
+            resources: &resources,
             uptime_seconds: host_info::uptime_seconds(),
         };
         Response::json(body.to_json()).with_max_age(MAX_AGE_SECS)
@@ -61,7 +75,10 @@ fn identity() -> &'static Identity {
 #[derive(Serialize)]
 struct Body<'a> {
     device_id: &'a str,
+    endpoints: &'a [String],
+    firmware: &'a str,
     firmware_version: &'a str,
+    protocol: &'a str,
     resources: &'a [String],
     uptime_seconds: u64,
 }
@@ -83,13 +100,19 @@ mod tests {
         let resources = ["/info".to_owned(), "/l\"ed\n".to_owned()];
         let body = Body {
             device_id: "dev \u{1}\"ice\\ é",
+            endpoints: &resources,
+            firmware: "0.1.0",
             firmware_version: "0.1.0",
+            protocol: PROTOCOL,
             resources: &resources,
             uptime_seconds: 42,
         };
         let value = serde_json::json!({
             "device_id": body.device_id,
+            "endpoints": body.endpoints,
+            "firmware": body.firmware,
             "firmware_version": body.firmware_version,
+            "protocol": "CoAP",
             "uptime_seconds": body.uptime_seconds,
             "resources": body.resources,
         });

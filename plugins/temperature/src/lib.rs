@@ -5,6 +5,26 @@
 //! plausibly rather than jumping around. The random walk's position lives in the
 //! key-value store: the host may replace or multiply instances at any time, and
 //! a global would make the walk restart or fork.
+//!
+//! GET answers `{"temperature":T,"timestamp":"...","unit":"celsius","value":T}`
+//! (`value` for the implementation guide's clients, `temperature` for the
+//! tutorial's: the same number), plus any configuration keys stored by PUT; or
+//! `T C` as text/plain.
+//!
+//! PUT takes a JSON object (Content-Format 50, or none):
+//! - `value` (or its alias `temperature`), a number in the sensor's range,
+//!   sets the reading, like a thermostat: the plugin stores the offset that
+//!   makes the reading equal that number now (see [`set_point_offset`]); the
+//!   daily curve and the random walk carry on from there;
+//! - `unit`, if present, must be `"celsius"`, and `timestamp` is ignored, so
+//!   that a body read by GET can be PUT back;
+//! - every other key is configuration (a `threshold`, say): stored in the
+//!   key-value store and shown by GET beside the reading; `null` removes it.
+//!
+//! It answers 2.04 with the new representation. Anything else (not JSON, not
+//! an object, a `value` that is not a number, an unknown unit) is 4.00 with a
+//! diagnostic, a Content-Format other than JSON 4.15, and changes nothing.
+//! Observers are notified by the host after a 2.04, with the new reading.
 
 use std::f64::consts::TAU;
 use std::hash::{BuildHasher, RandomState};
@@ -12,8 +32,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use coapwasm_sdk::content_format::{JSON, TEXT_PLAIN};
 use coapwasm_sdk::{
-    Methods, Plugin, PluginDescription, Request, ResourceDescription, Response, kv, log,
+    Method, Methods, Plugin, PluginDescription, Request, ResourceDescription, Response,
+    ResponseCode, kv, log,
 };
+use serde_json::{Map, Value};
 
 /// Key of the random walk's current offset from the daily curve, in °C.
 const DRIFT_KEY: &str = "drift";
@@ -40,17 +62,29 @@ const SAMPLE_INTERVAL_MS: u32 = 2000;
 /// Key of the last reading observers were told of, as text.
 const NOTIFIED_KEY: &str = "notified";
 
+/// Key of the offset a PUT of `value` set, in °C, added to the simulated
+/// reading (daily curve plus walk); absent means 0.
+const OFFSET_KEY: &str = "offset";
+/// Key of the configuration PUT stored: a JSON object.
+const CONFIG_KEY: &str = "config";
+/// The readings a PUT may set: the range of a common digital sensor.
+const SETTABLE: std::ops::RangeInclusive<f64> = -40.0..=85.0;
+/// Keys of the representation that are not configuration.
+const READING_KEYS: [&str; 4] = ["value", "temperature", "unit", "timestamp"];
+
 struct Temperature;
 
 impl Plugin for Temperature {
     fn describe() -> PluginDescription {
         PluginDescription::new("temperature", env!("CARGO_PKG_VERSION")).resource(
-            ResourceDescription::new("/temperature", Methods::GET)
+            ResourceDescription::new("/temperature", Methods::GET | Methods::PUT)
                 .observable()
                 .sample_interval_ms(SAMPLE_INTERVAL_MS)
                 .content_format(JSON)
                 .content_format(TEXT_PLAIN)
-                .resource_type("temperature-c")
+                // RFC 6690 §3.1: one rt, space-separated values. Ours, the
+                // tutorial's and the implementation guide's.
+                .resource_type("temperature-c temperature-celsius sensor")
                 .interface("sensor")
                 .title("Temperature"),
         )
@@ -61,29 +95,165 @@ impl Plugin for Temperature {
     }
 
     fn handle(request: Request) -> Response {
-        // The host only routes GET /temperature here and has already refused an
-        // Accept other than the two formats we list.
+        // The host only routes GET and PUT /temperature here and has already
+        // refused an Accept other than the two formats we list.
+        if request.method == Method::Put {
+            return match put(&request) {
+                Ok(response) | Err(response) => response,
+            };
+        }
         let now = unix_now();
-        let celsius = reading(now, current_drift());
+        let celsius = reading(now, current_drift(), stored_offset());
 
         let response = if request.accept == Some(TEXT_PLAIN) {
             Response::text(format!("{celsius:.1} C"))
         } else {
-            let body = serde_json::json!({
-                "value": celsius,
-                "unit": "celsius",
-                "timestamp": rfc3339(now),
-            });
-            Response::json(body.to_string())
+            Response::json(representation(celsius, now, stored_config()))
         };
         response.with_max_age(MAX_AGE_SECS)
+    }
+}
+
+/// The JSON representation: the reading under both names, its unit and time,
+/// and the configuration keys beside them.
+fn representation(celsius: f64, unix_secs: u64, config: Map<String, Value>) -> String {
+    let mut body = config;
+    body.insert("value".into(), celsius.into());
+    body.insert("temperature".into(), celsius.into());
+    body.insert("unit".into(), "celsius".into());
+    body.insert("timestamp".into(), rfc3339(unix_secs).into());
+    Value::Object(body).to_string()
+}
+
+/// What a valid PUT body asks for.
+#[derive(Debug, PartialEq)]
+struct Update {
+    /// The reading to set, if any.
+    value: Option<f64>,
+    /// Configuration keys to store (`Value::Null`: to remove).
+    config: Map<String, Value>,
+}
+
+/// Parses a PUT body: see the module's documentation for what it accepts.
+fn parse_update(payload: &[u8]) -> Result<Update, String> {
+    let body: Value =
+        serde_json::from_slice(payload).map_err(|error| format!("invalid JSON: {error}"))?;
+    let Value::Object(mut body) = body else {
+        return Err(format!(
+            r#"expected a JSON object such as {{"value":25.0}}, got {body}"#
+        ));
+    };
+    let mut value = None;
+    for key in ["value", "temperature"] {
+        let Some(given) = body.remove(key) else {
+            continue;
+        };
+        let number = given
+            .as_f64()
+            .ok_or_else(|| format!("{key} must be a number (degrees Celsius), got {given}"))?;
+        if !SETTABLE.contains(&number) {
+            return Err(format!(
+                "{key} {number} is outside the sensor's range {}..{} celsius",
+                SETTABLE.start(),
+                SETTABLE.end()
+            ));
+        }
+        if value.is_some_and(|earlier| earlier != number) {
+            return Err("value and temperature differ: give one, or the same number".into());
+        }
+        value = Some(number);
+    }
+    if let Some(unit) = body.remove("unit")
+        && unit != "celsius"
+    {
+        return Err(format!(r#"unit must be "celsius", got {unit}"#));
+    }
+    body.remove("timestamp");
+    Ok(Update {
+        value,
+        config: body,
+    })
+}
+
+/// Answers a PUT: 2.04 with the new representation, or the 4.xx/5.00 that
+/// says why nothing changed.
+fn put(request: &Request) -> Result<Response, Response> {
+    // No Content-Format is taken as JSON, as the tutorial's client sends none.
+    if let Some(format) = request.content_format.filter(|&format| format != JSON) {
+        return Err(Response::unsupported_content_format(format!(
+            "content-format {format} not supported: send application/json (50)"
+        )));
+    }
+    let update = parse_update(&request.payload).map_err(Response::bad_request)?;
+
+    let now = unix_now();
+    let drift = current_drift();
+    let mut offset = stored_offset();
+    if let Some(value) = update.value {
+        offset = set_point_offset(value, now, drift);
+        store(OFFSET_KEY, offset.to_string())?;
+        log::info(&format!("temperature set to {value} by {}", request.source));
+    }
+    let mut config = stored_config();
+    if !update.config.is_empty() {
+        for (key, value) in update.config {
+            if value.is_null() {
+                config.remove(&key);
+            } else {
+                config.insert(key, value);
+            }
+        }
+        store(CONFIG_KEY, Value::Object(config.clone()).to_string())?;
+    }
+    let celsius = reading(now, drift, offset);
+    // Observers are about to be told this reading by the host: the sampler
+    // need not tell them again.
+    let _ = kv::set(NOTIFIED_KEY, format!("{celsius:.1}"));
+    Ok(Response::json(representation(celsius, now, config)).with_code(ResponseCode::Changed))
+}
+
+fn store(key: &str, value: String) -> Result<(), Response> {
+    kv::set(key, value).map_err(|error| {
+        Response::internal_server_error(format!("cannot store {key:?}: {error:?}"))
+    })
+}
+
+/// The offset that makes the reading at `unix_secs`, with the walk at
+/// `drift`, equal `value`. The reading is the daily curve plus the walk
+/// (clamped to the simulation's 15..30 °C) plus this offset, so after a PUT
+/// the curve and the walk move it on from `value` as they moved it before.
+fn set_point_offset(value: f64, unix_secs: u64, drift: f64) -> f64 {
+    value - simulated(unix_secs, drift)
+}
+
+/// The offset a PUT of `value` stored; 0 if none (or an unreadable one).
+fn stored_offset() -> f64 {
+    kv::get(OFFSET_KEY)
+        .ok()
+        .flatten()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<f64>().ok())
+        .filter(|offset| offset.is_finite())
+        .unwrap_or(0.0)
+}
+
+/// The configuration PUT stored; empty if none (or an unreadable one).
+fn stored_config() -> Map<String, Value> {
+    let stored = kv::get(CONFIG_KEY).ok().flatten().unwrap_or_default();
+    match serde_json::from_slice(&stored) {
+        Ok(Value::Object(mut config)) => {
+            // Never let configuration shadow the reading.
+            config.retain(|key, _| !READING_KEYS.contains(&key.as_str()));
+            config
+        }
+        _ => Map::new(),
     }
 }
 
 /// Reads the sensor: a new step of the walk, and whether the reading moved
 /// off the last one reported to observers.
 fn sample_changed() -> bool {
-    let celsius = reading(unix_now(), next_drift());
+    let celsius = reading(unix_now(), next_drift(), stored_offset());
     let text = format!("{celsius:.1}");
     let notified = kv::get(NOTIFIED_KEY).ok().flatten();
     if notified.as_deref() == Some(text.as_bytes()) {
@@ -100,14 +270,20 @@ fn unix_now() -> u64 {
         .map_or(0, |since| since.as_secs())
 }
 
-/// The temperature at `unix_secs` for a random-walk offset of `drift`, rounded
-/// to the sensor's resolution of 0.1 °C.
-fn reading(unix_secs: u64, drift: f64) -> f64 {
+/// The temperature at `unix_secs` for a random-walk position `drift` and a
+/// set-point offset `offset` (see [`set_point_offset`]), rounded to the
+/// sensor's resolution of 0.1 °C.
+fn reading(unix_secs: u64, drift: f64, offset: f64) -> f64 {
+    let celsius = simulated(unix_secs, drift) + offset;
+    (celsius * 10.0).round() / 10.0
+}
+
+/// The simulation alone: the daily curve plus the walk, kept to 15..30 °C.
+fn simulated(unix_secs: u64, drift: f64) -> f64 {
     let time_of_day = (unix_secs % SECS_PER_DAY) as f64;
     let daily =
         DAILY_AMPLITUDE * (TAU * (time_of_day - DAILY_RISE_SECS) / SECS_PER_DAY as f64).sin();
-    let celsius = (BASE + daily + drift).clamp(15.0, 30.0);
-    (celsius * 10.0).round() / 10.0
+    (BASE + daily + drift).clamp(15.0, 30.0)
 }
 
 /// The random walk's offset now, without moving it: reading the value does
@@ -207,9 +383,101 @@ mod tests {
     #[test]
     fn daily_curve_peaks_in_the_afternoon() {
         let day = 20_000 * SECS_PER_DAY;
-        assert_eq!(reading(day + 15 * 3600, 0.0), 23.5);
-        assert_eq!(reading(day + 3 * 3600, 0.0), 18.5);
-        assert_eq!(reading(day + 9 * 3600, 0.4), 21.4);
+        assert_eq!(reading(day + 15 * 3600, 0.0, 0.0), 23.5);
+        assert_eq!(reading(day + 3 * 3600, 0.0, 0.0), 18.5);
+        assert_eq!(reading(day + 9 * 3600, 0.4, 0.0), 21.4);
+    }
+
+    #[test]
+    fn a_set_point_reads_back_and_drifts_from_there() {
+        let now = 20_000 * SECS_PER_DAY + 15 * 3600;
+        let offset = set_point_offset(25.0, now, 0.3);
+        assert_eq!(reading(now, 0.3, offset), 25.0);
+        // The walk and the curve move it on from the set point.
+        assert_eq!(reading(now, 0.4, offset), 25.1);
+        assert_eq!(reading(now + 12 * 3600, 0.3, offset), 20.0);
+        // Beyond the simulation's own 15..30 too.
+        let offset = set_point_offset(-12.5, now, -1.5);
+        assert_eq!(reading(now, -1.5, offset), -12.5);
+    }
+
+    #[test]
+    fn parses_updates() {
+        assert_eq!(
+            parse_update(br#"{"value": 25.0}"#),
+            Ok(Update {
+                value: Some(25.0),
+                config: Map::new()
+            })
+        );
+        assert_eq!(
+            parse_update(br#"{"temperature":19}"#).unwrap().value,
+            Some(19.0)
+        );
+        assert_eq!(
+            parse_update(br#"{"value":20,"temperature":20.0}"#)
+                .unwrap()
+                .value,
+            Some(20.0)
+        );
+        let update = parse_update(br#"{"threshold": 28.5, "mode": null}"#).unwrap();
+        assert_eq!(update.value, None);
+        assert_eq!(
+            Value::Object(update.config),
+            serde_json::json!({"threshold": 28.5, "mode": null})
+        );
+        // What GET answered can be PUT back.
+        let body = representation(21.5, 0, Map::new());
+        assert_eq!(parse_update(body.as_bytes()).unwrap().value, Some(21.5));
+        assert_eq!(
+            parse_update(b"{}").unwrap(),
+            Update {
+                value: None,
+                config: Map::new()
+            }
+        );
+    }
+
+    #[test]
+    fn explains_bad_updates() {
+        assert_eq!(
+            parse_update(b"25").unwrap_err(),
+            r#"expected a JSON object such as {"value":25.0}, got 25"#
+        );
+        assert_eq!(
+            parse_update(b"{value: 25}").unwrap_err(),
+            "invalid JSON: key must be a string at line 1 column 2"
+        );
+        assert_eq!(
+            parse_update(br#"{"value":"hot"}"#).unwrap_err(),
+            r#"value must be a number (degrees Celsius), got "hot""#
+        );
+        assert_eq!(
+            parse_update(br#"{"value":1000}"#).unwrap_err(),
+            "value 1000 is outside the sensor's range -40..85 celsius"
+        );
+        assert!(parse_update(br#"{"value":20,"temperature":21}"#).is_err());
+        assert_eq!(
+            parse_update(br#"{"value":20,"unit":"F"}"#).unwrap_err(),
+            r#"unit must be "celsius", got "F""#
+        );
+    }
+
+    #[test]
+    fn the_reading_goes_by_both_names() {
+        let mut config = Map::new();
+        config.insert("threshold".into(), 28.into());
+        let body: Value = serde_json::from_str(&representation(22.4, 0, config)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "value": 22.4,
+                "temperature": 22.4,
+                "unit": "celsius",
+                "timestamp": "1970-01-01T00:00:00Z",
+                "threshold": 28,
+            })
+        );
     }
 
     #[test]
