@@ -164,7 +164,7 @@ fn discovery_lists_the_collection_and_its_members_across_restarts() {
 
     // RFC 6690 §4.1 filters apply to members too.
     let filtered = link_format::targets(&discover(&mut peer, "?rt=pressure"));
-    assert_eq!(filtered, [pressure.clone()]);
+    assert_eq!(filtered, std::slice::from_ref(&pressure));
 
     let request = peer.con(Code::DELETE, &humidity);
     assert_eq!(peer.exchange(&request).code, Code::new(2, 2));

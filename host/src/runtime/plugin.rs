@@ -108,7 +108,7 @@ impl Plugin {
             .linker
             .instantiate_pre(&component)
             .and_then(PluginPre::new)
-            .map_err(|e| LoadError::Link(root_cause(&e)))?;
+            .map_err(|e| LoadError::Link(whole_chain(&e)))?;
 
         let file_name: Arc<str> = file
             .file_name()
@@ -390,6 +390,23 @@ fn root_cause(error: &wasmtime::Error) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Every cause, outermost first, on one line: for a link error the outer
+/// ones name the import that did not match (`component imports instance
+/// ...`), the innermost only what was wrong with it.
+fn whole_chain(error: &wasmtime::Error) -> String {
+    error
+        .chain()
+        .map(|cause| {
+            cause
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// A short reason for a trap: the trap code, without the wasm backtrace.
