@@ -71,3 +71,29 @@ fn accept_text_plain_returns_text() {
         output.shown()
     );
 }
+
+/// Every GET carries the configuration a PUT stored, so one client must not
+/// be able to make /temperature large for everyone: past 16 keys or 1 KiB of
+/// JSON the PUT is 4.00 with a diagnostic, and nothing is stored.
+#[test]
+fn configuration_put_is_bounded_and_a_refused_put_changes_nothing() {
+    let server = Server::with_plugins(&["temperature"]);
+    let mut peer = server.peer();
+    let put = |peer: &mut coapwasm_tests::Peer, body: &str| {
+        let request = peer
+            .con(Code::PUT, "/temperature")
+            .uint_option(option::CONTENT_FORMAT, 50)
+            .payload(body.as_bytes());
+        peer.exchange(&request)
+    };
+    assert_eq!(put(&mut peer, r#"{"threshold":30}"#).code, Code::CHANGED);
+    let big = format!(r#"{{"value":50,"note":"{}"}}"#, "x".repeat(2000));
+    let refused = put(&mut peer, &big);
+    assert_eq!(refused.code, Code::BAD_REQUEST, "{refused}");
+    assert!(refused.payload_text().contains("limited"), "{refused}");
+    let reading = peer.get("/temperature").payload_json();
+    assert_eq!(reading["threshold"], 30, "{reading}");
+    assert!(reading.get("note").is_none(), "{reading}");
+    let value = reading["value"].as_f64().unwrap();
+    assert!((value - 50.0).abs() > 1.0, "the refused PUT set the value: {reading}");
+}

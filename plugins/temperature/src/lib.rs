@@ -69,6 +69,9 @@ const OFFSET_KEY: &str = "offset";
 const CONFIG_KEY: &str = "config";
 /// The readings a PUT may set: the range of a common digital sensor.
 const SETTABLE: std::ops::RangeInclusive<f64> = -40.0..=85.0;
+/// The most configuration keys, and bytes of their JSON, a PUT may leave.
+const MAX_CONFIG_KEYS: usize = 16;
+const MAX_CONFIG_BYTES: usize = 1024;
 /// Keys of the representation that are not configuration.
 const READING_KEYS: [&str; 4] = ["value", "temperature", "unit", "timestamp"];
 
@@ -189,6 +192,8 @@ fn put(request: &Request) -> Result<Response, Response> {
     let now = unix_now();
     let drift = current_drift();
     let mut offset = stored_offset();
+    // Checked before anything is stored: a refused PUT changes nothing.
+    merged_config(stored_config(), update.config.clone()).map_err(Response::bad_request)?;
     if let Some(value) = update.value {
         offset = set_point_offset(value, now, drift);
         store(OFFSET_KEY, offset.to_string())?;
@@ -196,13 +201,7 @@ fn put(request: &Request) -> Result<Response, Response> {
     }
     let mut config = stored_config();
     if !update.config.is_empty() {
-        for (key, value) in update.config {
-            if value.is_null() {
-                config.remove(&key);
-            } else {
-                config.insert(key, value);
-            }
-        }
+        config = merged_config(config, update.config).map_err(Response::bad_request)?;
         store(CONFIG_KEY, Value::Object(config.clone()).to_string())?;
     }
     let celsius = reading(now, drift, offset);
@@ -210,6 +209,31 @@ fn put(request: &Request) -> Result<Response, Response> {
     // need not tell them again.
     let _ = kv::set(NOTIFIED_KEY, format!("{celsius:.1}"));
     Ok(Response::json(representation(celsius, now, config)).with_code(ResponseCode::Changed))
+}
+
+/// `config` with `update` applied (`null` removes a key), within
+/// [`MAX_CONFIG_KEYS`] and [`MAX_CONFIG_BYTES`]: every GET carries the
+/// configuration, so a client must not be able to make it large.
+fn merged_config(
+    mut config: Map<String, Value>,
+    update: Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
+    for (key, value) in update {
+        if value.is_null() {
+            config.remove(&key);
+        } else {
+            config.insert(key, value);
+        }
+    }
+    let bytes = Value::Object(config.clone()).to_string().len();
+    if config.len() > MAX_CONFIG_KEYS || bytes > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "configuration is limited to {MAX_CONFIG_KEYS} keys and {MAX_CONFIG_BYTES} bytes \
+             of JSON; this would make {} keys, {bytes} bytes (null removes a key)",
+            config.len()
+        ));
+    }
+    Ok(config)
 }
 
 fn store(key: &str, value: String) -> Result<(), Response> {
@@ -487,5 +511,27 @@ mod tests {
         assert_eq!(step(-DRIFT_LIMIT, 0.0), -DRIFT_LIMIT);
         let unit = random_unit();
         assert!((0.0..1.0).contains(&unit));
+    }
+
+    #[test]
+    fn configuration_stays_small() {
+        let object = |text: &str| match serde_json::from_str(text).unwrap() {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let config = merged_config(Map::new(), object(r#"{"threshold":30}"#)).unwrap();
+        let removed = merged_config(config.clone(), object(r#"{"threshold":null}"#)).unwrap();
+        assert!(removed.is_empty());
+        let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(MAX_CONFIG_BYTES));
+        assert!(
+            merged_config(config.clone(), object(&big))
+                .unwrap_err()
+                .contains("limited")
+        );
+        let mut many = Map::new();
+        for i in 0..=MAX_CONFIG_KEYS {
+            many.insert(format!("k{i}"), Value::from(i));
+        }
+        assert!(merged_config(Map::new(), many).is_err());
     }
 }
