@@ -147,18 +147,21 @@ impl RoutingTable {
     /// The links of the collections' listed members, but for a path some
     /// resource has exactly (which is what a request for it reaches), sorted
     /// by path.
-    pub fn member_links(&self) -> Vec<Link> {
-        let mut links: Vec<Link> = self
-            .with_members
-            .iter()
-            .flat_map(|plugin| {
-                plugin.member_links().into_iter().filter(|link| {
-                    self.route(link.href())
-                        .is_some_and(|route| Arc::ptr_eq(&route.plugin, plugin))
-                        && !self.routes.contains_key(link.href())
-                })
-            })
-            .collect();
+    pub fn member_links(&self) -> Vec<Arc<Link>> {
+        let mut links: Vec<Arc<Link>> = Vec::new();
+        for plugin in &self.with_members {
+            let listed = plugin.member_links();
+            links.extend(
+                listed
+                    .iter()
+                    .filter(|link| {
+                        self.route(link.href())
+                            .is_some_and(|route| Arc::ptr_eq(&route.plugin, plugin))
+                            && !self.routes.contains_key(link.href())
+                    })
+                    .cloned(),
+            );
+        }
         links.sort_by(|a, b| a.href().cmp(b.href()));
         links
     }

@@ -95,5 +95,8 @@ fn configuration_put_is_bounded_and_a_refused_put_changes_nothing() {
     assert_eq!(reading["threshold"], 30, "{reading}");
     assert!(reading.get("note").is_none(), "{reading}");
     let value = reading["value"].as_f64().unwrap();
-    assert!((value - 50.0).abs() > 1.0, "the refused PUT set the value: {reading}");
+    assert!(
+        (value - 50.0).abs() > 1.0,
+        "the refused PUT set the value: {reading}"
+    );
 }

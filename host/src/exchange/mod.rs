@@ -527,7 +527,11 @@ impl ExchangeLayer {
         let document = if members.is_empty() {
             discovery::document(table.links(), query)
         } else {
-            let mut links: Vec<&discovery::Link> = table.links().iter().chain(&members).collect();
+            let mut links: Vec<&discovery::Link> = table
+                .links()
+                .iter()
+                .chain(members.iter().map(|link| &**link))
+                .collect();
             links.sort_by(|a, b| a.href().cmp(b.href()));
             discovery::document(links, query)
         };

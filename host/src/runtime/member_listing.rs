@@ -3,10 +3,13 @@
 //! `collection` import. Kept in a namespace of the host's store beside the
 //! plugin's own (`<plugin>/members`: no plugin name has a `/`), so that the
 //! list outlives restarts and upgrades like the members it names; held in
-//! memory too, since discovery reads it on the socket's task.
+//! memory too, since discovery reads it on the socket's task: from a
+//! snapshot, so that it never waits for a plugin's write to the store.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use crate::collection;
 use crate::discovery::Link;
@@ -36,7 +39,9 @@ pub struct MemberListing {
     // longest path first so that the longer prefix wins.
     collections: Vec<(String, ResourceDescription)>,
     store: Namespace,
-    listed: Mutex<BTreeMap<String, Link>>,
+    listed: Mutex<BTreeMap<String, Arc<Link>>>,
+    // What `listed` holds, for discovery; replaced after every change.
+    snapshot: ArcSwap<Vec<Arc<Link>>>,
 }
 
 impl MemberListing {
@@ -57,6 +62,7 @@ impl MemberListing {
             collections,
             store,
             listed: Mutex::default(),
+            snapshot: ArcSwap::default(),
         };
         listing.read_back();
         Some(listing)
@@ -82,9 +88,15 @@ impl MemberListing {
             }
             if let Ok(Some(bytes)) = self.store.get(&path) {
                 let link = Link::for_member(&path, members, &decode(&bytes));
-                listed.insert(path, link);
+                listed.insert(path, Arc::new(link));
             }
         }
+        self.publish(&listed);
+    }
+
+    fn publish(&self, listed: &BTreeMap<String, Arc<Link>>) {
+        self.snapshot
+            .store(Arc::new(listed.values().cloned().collect()));
     }
 
     /// The member description of the collection `path` is below, if any.
@@ -115,7 +127,8 @@ impl MemberListing {
             .set(path, &encoded)
             .map_err(|error| ListingError::Storage(error.to_string()))?;
         let link = Link::for_member(path, members, &attributes);
-        listed.insert(path.to_owned(), link);
+        listed.insert(path.to_owned(), Arc::new(link));
+        self.publish(&listed);
         Ok(())
     }
 
@@ -123,6 +136,7 @@ impl MemberListing {
     pub fn unlist(&self, path: &str) -> bool {
         let mut listed = self.lock();
         let was = listed.remove(path).is_some();
+        self.publish(&listed);
         if let Err(error) = self.store.delete(path) {
             tracing::warn!(path, "cannot unlist the member in the store: {error}");
         }
@@ -134,12 +148,12 @@ impl MemberListing {
         self.lock().keys().cloned().collect()
     }
 
-    /// The listed members' links, sorted by path.
-    pub fn links(&self) -> Vec<Link> {
-        self.lock().values().cloned().collect()
+    /// The listed members' links, sorted by path, as of the last change.
+    pub fn links(&self) -> Arc<Vec<Arc<Link>>> {
+        self.snapshot.load_full()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Link>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Link>>> {
         self.listed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

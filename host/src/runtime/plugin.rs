@@ -205,8 +205,10 @@ impl Plugin {
 
     /// The links of the members of its collections that discovery lists,
     /// sorted by path; empty if it describes no collection.
-    pub fn member_links(&self) -> Vec<crate::discovery::Link> {
-        self.members.as_ref().map_or_else(Vec::new, |m| m.links())
+    pub fn member_links(&self) -> Arc<Vec<Arc<crate::discovery::Link>>> {
+        self.members
+            .as_ref()
+            .map_or_else(Arc::default, |m| m.links())
     }
 
     /// The largest payload one of its responses may have: the host's
