@@ -4,7 +4,7 @@ Start a plugin from here: copy this folder to plugins/<name>/, rename
 things, and run `bash plugins/<name>/build.sh`. The bindings of
 wit/plugin.wit's `plugin` world come from componentize-py: the module
 `wit_world` (the class WitWorld to implement) and `wit_world.imports.*`
-(types, log, key_value, host_info, observe). `componentize-py -d wit -w
+(types, log, key_value, host_info, observe, collection). `componentize-py -d wit -w
 plugin bindings DIR` writes them out to read, with every type documented.
 
 WIT maps to Python as: records are dataclasses, enums are Enum members
