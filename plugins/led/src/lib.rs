@@ -29,9 +29,10 @@ use coapwasm_sdk::{
     ResponseCode, kv, log,
 };
 
+/// Key of the LED: `on` or `off`, followed by a space and the last colour
+/// it was lit in once it had one (`on red`, `off blue`). One key, so that a
+/// GET reads the store once and a change is written whole.
 const STATE_KEY: &str = "state";
-/// Key of the last colour the LED was lit in; absent while it never had one.
-const COLOR_KEY: &str = "color";
 
 /// The mini project's 4.00 payload, byte for byte.
 const INVALID_COLOR: &str = "Invalid color";
@@ -95,6 +96,26 @@ impl Led {
                     .into_bytes()
             }
         }
+    }
+
+    /// The stored form: `on`, `off`, or either with the colour after a space.
+    fn to_stored(&self) -> String {
+        match &self.color {
+            None => self.state.name().to_owned(),
+            Some(color) => format!("{} {color}", self.state.name()),
+        }
+    }
+
+    /// The LED in its stored form; none if it is not one.
+    fn from_stored(text: &str) -> Option<Led> {
+        let (state, color) = match text.split_once(' ') {
+            Some((state, color)) => (state, Some(color.to_owned())),
+            None => (text, None),
+        };
+        Some(Led {
+            state: State::from_name(state)?,
+            color,
+        })
     }
 
     /// The LED after `command`.
@@ -254,22 +275,21 @@ fn parse_color(value: &serde_json::Value) -> Result<Color, String> {
 /// The stored LED; absent means it was never switched on.
 fn load() -> Result<Led, Response> {
     let stored = kv::get(STATE_KEY).map_err(|error| store_failure("read", &error))?;
-    let state = match stored.as_deref() {
-        None => State::Off,
+    match stored.as_deref() {
+        None => Ok(Led {
+            state: State::Off,
+            color: None,
+        }),
         Some(bytes) => std::str::from_utf8(bytes)
             .ok()
-            .and_then(State::from_name)
+            .and_then(Led::from_stored)
             .ok_or_else(|| {
                 Response::internal_server_error(format!(
                     "stored state {:?} is neither on nor off",
                     String::from_utf8_lossy(bytes)
                 ))
-            })?,
-    };
-    let color = kv::get(COLOR_KEY)
-        .map_err(|error| store_failure("read", &error))?
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    Ok(Led { state, color })
+            }),
+    }
 }
 
 /// Stores `led` in place of `previous` and logs the change.
@@ -277,14 +297,7 @@ fn change(previous: Option<Led>, led: Led, source: &str) -> Result<Led, Response
     if previous.as_ref() == Some(&led) {
         return Ok(led);
     }
-    if let Some(color) = &led.color
-        && previous.as_ref().and_then(|p| p.color.as_ref()) != Some(color)
-    {
-        kv::set(COLOR_KEY, color).map_err(|error| store_failure("write", &error))?;
-    }
-    if previous.as_ref().map(|p| p.state) != Some(led.state) {
-        kv::set(STATE_KEY, led.state.name()).map_err(|error| store_failure("write", &error))?;
-    }
+    kv::set(STATE_KEY, led.to_stored()).map_err(|error| store_failure("write", &error))?;
     match (&led.color, led.state) {
         (Some(color), State::On) => {
             log::info(&format!("LED switched on ({color}) by {source}"));
@@ -431,5 +444,34 @@ mod tests {
         // A plain LED stays plain.
         let plain_on = off.after(&command(br#"{"state":"on"}"#));
         assert_eq!(plain_on.to_json(), br#"{"state":"on"}"#);
+    }
+
+    #[test]
+    fn the_stored_form_round_trips_and_reads_what_earlier_versions_stored() {
+        for led in [
+            Led {
+                state: State::On,
+                color: None,
+            },
+            Led {
+                state: State::Off,
+                color: Some("red".to_owned()),
+            },
+            Led {
+                state: State::On,
+                color: Some("white".to_owned()),
+            },
+        ] {
+            assert_eq!(Led::from_stored(&led.to_stored()), Some(led));
+        }
+        // Before colours, the key held "on" or "off" alone.
+        assert_eq!(
+            Led::from_stored("on"),
+            Some(Led {
+                state: State::On,
+                color: None
+            })
+        );
+        assert_eq!(Led::from_stored("dim"), None);
     }
 }
