@@ -14,6 +14,7 @@ pub mod collection;
 pub mod config;
 pub mod discovery;
 pub mod exchange;
+pub mod identity;
 pub mod kv_store;
 pub mod message;
 pub mod observation_store;
