@@ -15,8 +15,10 @@ use crate::message::TransmissionParameters;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// UDP addresses to serve on. Default `[::]:5683`, which on Linux is one
-    /// dual-stack socket answering IPv4 and IPv6 clients (RFC 7252 §6.1 port).
+    /// UDP addresses to serve plain coap on. Default `[::]:5683`, which on
+    /// Linux is one dual-stack socket answering IPv4 and IPv6 clients (RFC
+    /// 7252 §6.1 port). Empty (`bind = []`) turns plain coap off, which needs
+    /// coaps.
     pub bind: Vec<SocketAddr>,
     /// The folder whose `*.wasm` components are the resources. Default `plugins`.
     pub plugins: PathBuf,
@@ -39,6 +41,172 @@ pub struct Config {
     pub observe: ObserveConfig,
     /// Block-wise transfer (RFC 7959).
     pub blockwise: BlockwiseConfig,
+    /// coaps: CoAP over DTLS 1.2 (RFC 7252 §9.1).
+    pub coaps: CoapsConfig,
+}
+
+/// coaps: CoAP over DTLS 1.2 (RFC 7252 §9.1), served once any credential is
+/// configured: pre-shared keys, or a certificate with its private key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoapsConfig {
+    /// UDP addresses for coaps. Default `[::]:5684` (§6.2's port) once a
+    /// credential is configured.
+    pub bind: Option<Vec<SocketAddr>>,
+    /// Pre-shared keys, one per client identity (RFC 4279), offered with
+    /// TLS_PSK_WITH_AES_128_CCM_8 (§9.1.3.1).
+    pub psk: Vec<PskConfig>,
+    /// A TOML file of more `[[psk]]` entries, so that keys can live apart
+    /// from the rest of the configuration (a relative path is relative to
+    /// the working directory).
+    pub psk_file: Option<PathBuf>,
+    /// The host's certificate chain (PEM, leaf first; an ECDSA P-256 key),
+    /// offered with TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 (§9.1.3.3).
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub private_key: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to; when
+    /// given, a client may authenticate with a certificate. Default none.
+    pub client_ca: Vec<PathBuf>,
+    /// Handshakes in progress at once, after the stateless cookie exchange.
+    /// Default 256.
+    pub max_handshakes: usize,
+    /// Established sessions at once; past it the least recently active is
+    /// closed. Default 10000.
+    pub max_sessions: usize,
+    /// A handshake not finished in this time is dropped. Default 10000.
+    pub handshake_timeout_ms: u64,
+    /// A session without traffic for this long is closed. Default 600.
+    pub idle_timeout_s: u64,
+}
+
+/// One pre-shared key: the identity and the key as text or hex.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PskConfig {
+    /// The PSK identity the client sends, such as `device-001`.
+    pub identity: String,
+    /// The key as UTF-8 text, such as `super-secret-key-12345`.
+    pub key: Option<String>,
+    /// The key as hex digits.
+    pub key_hex: Option<String>,
+}
+
+/// What a `coaps.psk_file` holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PskFile {
+    psk: Vec<PskConfig>,
+}
+
+impl Default for CoapsConfig {
+    fn default() -> Self {
+        CoapsConfig {
+            bind: None,
+            psk: Vec::new(),
+            psk_file: None,
+            certificate: None,
+            private_key: None,
+            client_ca: Vec::new(),
+            max_handshakes: 256,
+            max_sessions: 10_000,
+            handshake_timeout_ms: 10_000,
+            idle_timeout_s: 600,
+        }
+    }
+}
+
+impl PskConfig {
+    fn key_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        match (&self.key, &self.key_hex) {
+            (Some(text), None) => Ok(text.as_bytes().to_vec()),
+            (None, Some(hex)) => decode_hex(hex)
+                .with_context(|| format!("coaps.psk {:?}: key_hex is not hex", self.identity)),
+            _ => anyhow::bail!(
+                "coaps.psk {:?}: give exactly one of key and key_hex",
+                self.identity
+            ),
+        }
+    }
+}
+
+fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
+    let text = text.trim();
+    anyhow::ensure!(text.len() % 2 == 0, "an odd number of digits");
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not a hex digit"))
+        .collect()
+}
+
+impl CoapsConfig {
+    /// Whether any credential is configured, which turns coaps on.
+    pub fn enabled(&self) -> bool {
+        !self.psk.is_empty() || self.psk_file.is_some() || self.certificate.is_some()
+    }
+
+    /// The addresses coaps is served on: none while it is off.
+    pub fn binds(&self) -> Vec<SocketAddr> {
+        if !self.enabled() {
+            return Vec::new();
+        }
+        self.bind
+            .clone()
+            .unwrap_or_else(|| vec![SocketAddr::from(([0u16; 8], 5684))])
+    }
+
+    /// The DTLS engine's configuration, reading `psk_file`; none while
+    /// coaps is off.
+    pub fn dtls_config(&self) -> anyhow::Result<Option<crate::transport::dtls::DtlsConfig>> {
+        use crate::transport::dtls::{CertificateConfig, DtlsConfig};
+        if !self.enabled() {
+            return Ok(None);
+        }
+        let mut entries = self.psk.clone();
+        if let Some(path) = &self.psk_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read coaps.psk_file {}", path.display()))?;
+            let file: PskFile = toml::from_str(&text)
+                .with_context(|| format!("invalid coaps.psk_file {}", path.display()))?;
+            entries.extend(file.psk);
+        }
+        let mut psk = Vec::new();
+        for entry in &entries {
+            anyhow::ensure!(
+                !entry.identity.is_empty() && entry.identity.len() <= 128,
+                "coaps.psk: an identity must be 1 to 128 bytes"
+            );
+            anyhow::ensure!(
+                !psk.iter().any(|(identity, _)| identity == &entry.identity),
+                "coaps.psk: identity {:?} is listed twice",
+                entry.identity
+            );
+            let key = entry.key_bytes()?;
+            anyhow::ensure!(
+                (1..=64).contains(&key.len()),
+                "coaps.psk {:?}: the key must be 1 to 64 bytes",
+                entry.identity
+            );
+            psk.push((entry.identity.clone(), key));
+        }
+        let certificate = match (&self.certificate, &self.private_key) {
+            (Some(chain), Some(key)) => Some(CertificateConfig {
+                chain: chain.clone(),
+                private_key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("coaps: certificate and private_key go together"),
+        };
+        Ok(Some(DtlsConfig {
+            psk,
+            certificate,
+            client_cas: self.client_ca.clone(),
+            max_handshakes: self.max_handshakes,
+            max_sessions: self.max_sessions,
+            handshake_timeout: Duration::from_millis(self.handshake_timeout_ms),
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+        }))
+    }
 }
 
 /// Block-wise transfer (RFC 7959): the host slices and reassembles bodies.
@@ -231,6 +399,7 @@ impl Default for Config {
             reload: ReloadConfig::default(),
             observe: ObserveConfig::default(),
             blockwise: BlockwiseConfig::default(),
+            coaps: CoapsConfig::default(),
         }
     }
 }
@@ -278,8 +447,16 @@ impl Config {
     /// Rejects values that would make the host misbehave rather than fail.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            !self.bind.is_empty(),
-            "bind: at least one address is needed"
+            !self.bind.is_empty() || self.coaps.enabled(),
+            "bind: at least one address is needed, unless coaps is configured"
+        );
+        anyhow::ensure!(
+            self.coaps.bind.as_ref().is_none_or(|b| b.is_empty()) || self.coaps.enabled(),
+            "coaps.bind: coaps needs credentials (coaps.psk, coaps.psk_file or coaps.certificate)"
+        );
+        anyhow::ensure!(
+            self.coaps.max_handshakes > 0 && self.coaps.max_sessions > 0,
+            "coaps.max_handshakes and coaps.max_sessions must be positive"
         );
         let t = &self.transmission;
         anyhow::ensure!(

@@ -52,6 +52,10 @@ struct ServeArgs {
     /// A UDP address to serve on; repeat for several. Default [::]:5683.
     #[arg(long, value_name = "ADDR")]
     bind: Vec<SocketAddr>,
+    /// A UDP address to serve coaps (DTLS) on; repeat for several. Default
+    /// [::]:5684 once coaps credentials are configured.
+    #[arg(long, value_name = "ADDR")]
+    bind_coaps: Vec<SocketAddr>,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -74,6 +78,9 @@ impl ServeArgs {
         };
         if !self.bind.is_empty() {
             config.bind = self.bind;
+        }
+        if !self.bind_coaps.is_empty() {
+            config.coaps.bind = Some(self.bind_coaps);
         }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;

@@ -20,6 +20,8 @@ use crate::router::{Router, RoutingTable};
 use crate::runtime::{HostContext, Runtime};
 use crate::sampler;
 use crate::socket::{self, EndpointLimits, Shared};
+use crate::transport::DatagramTransport;
+use crate::transport::dtls::DtlsEndpoint;
 
 /// Runs the host with `config` until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -31,8 +33,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     // Bind before the slow part, so that a port in use fails at once.
+    let dtls = config.coaps.dtls_config()?;
     let mut sockets = Vec::new();
-    for &address in &config.bind {
+    let coaps = config
+        .coaps
+        .binds()
+        .into_iter()
+        .map(|address| (address, true));
+    for (address, secure) in config.bind.iter().map(|&a| (a, false)).chain(coaps) {
         let socket = match socket::bind(address) {
             Ok(socket) => socket,
             // A kernel without IPv6 cannot make the dual-stack socket of the
@@ -44,7 +52,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
             Err(error) => return Err(bind_error(address, error)),
         };
-        sockets.push(socket);
+        sockets.push((socket, secure));
     }
 
     std::fs::create_dir_all(&config.data_dir)
@@ -96,12 +104,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         uploads: config.upload_limits(),
     };
     let mut endpoints = JoinSet::new();
-    for socket in sockets {
+    for (socket, secure) in sockets {
         let local = socket.local_addr().context("socket has no local address")?;
         let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
-        endpoints.spawn(socket::serve(socket, layer, shared.clone(), limits));
-        // Scripts and tests wait for this line to learn the bound port.
-        println!("listening on {local}");
+        let transport = match (&dtls, secure) {
+            (Some(dtls), true) => DatagramTransport::dtls(
+                DtlsEndpoint::new(dtls.clone()).context("cannot set up coaps")?,
+            ),
+            _ => DatagramTransport::Udp,
+        };
+        endpoints.spawn(socket::serve(
+            socket,
+            transport,
+            layer,
+            shared.clone(),
+            limits,
+        ));
+        // Scripts and tests wait for these lines to learn the bound ports.
+        if secure {
+            println!("coaps listening on {local}");
+        } else {
+            println!("listening on {local}");
+        }
     }
     tracing::info!(
         files = files.len(),

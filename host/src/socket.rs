@@ -1,5 +1,6 @@
 //! The socket layer: binding UDP sockets, and the loop that feeds one socket's
-//! datagrams to its message layer, sends what it asks, runs plugin calls
+//! datagrams through its transport ([`DatagramTransport`]: plain UDP or DTLS)
+//! to its message layer, sends what it asks, runs plugin calls
 //! (quick ones on its own task, the others on tasks of their own, so that a
 //! slow plugin delays only its own requests) and sends the notifications of
 //! the socket's observations (RFC 7641).
@@ -31,6 +32,7 @@ use crate::exchange::{
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::observation_store::ObservationStore;
 use crate::runtime::{HostContext, INLINE_BUDGET, ResourceEvent};
+use crate::transport::DatagramTransport;
 
 /// The receive buffer asked of the kernel.
 const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
@@ -101,6 +103,7 @@ enum Completion {
 /// One socket and everything that belongs to it.
 struct Endpoint {
     socket: UdpSocket,
+    transport: DatagramTransport,
     local: SocketAddr,
     layer: MessageLayer,
     observations: Observations,
@@ -119,13 +122,21 @@ struct Endpoint {
     actions: Vec<Action>,
     // Kept between loop turns so that its allocation is reused.
     queue: VecDeque<Action>,
-    // Datagrams to send at the end of the loop's turn: a burst of responses
+    // Messages to send at the end of the loop's turn: a burst of responses
     // wakes each client once, not once per response.
     outbox: Vec<(SocketAddr, Bytes)>,
+    // The datagrams they, and the transport's own, became.
+    wire: Vec<(SocketAddr, Bytes)>,
 }
 
 /// Serves one socket until the task is dropped.
-pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limits: EndpointLimits) {
+pub async fn serve(
+    socket: UdpSocket,
+    transport: DatagramTransport,
+    layer: MessageLayer,
+    shared: Shared,
+    limits: EndpointLimits,
+) {
     let (completed, mut completions) = mpsc::unbounded_channel();
     let local = socket
         .local_addr()
@@ -133,6 +144,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
     let events = shared.host.subscribe();
     let mut endpoint = Endpoint {
         socket,
+        transport,
         local,
         layer,
         observations: Observations::new(limits.observe),
@@ -147,6 +159,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
         actions: Vec::new(),
         queue: VecDeque::new(),
         outbox: Vec::new(),
+        wire: Vec::new(),
     };
     endpoint.restore_observations();
 
@@ -178,6 +191,7 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
             () = &mut timer => {
                 armed_for = None;
                 let now = Instant::now();
+                endpoint.transport.on_timeout(now, &mut endpoint.wire);
                 endpoint.layer.on_timeout(now, &mut endpoint.actions);
                 endpoint.render_due(now);
             }
@@ -201,13 +215,14 @@ pub async fn serve(socket: UdpSocket, layer: MessageLayer, shared: Shared, limit
 
         // A timer that fired stays ready: it must be armed again, even when
         // nothing is due, or the loop would spin on it.
-        let due = match (
+        let due = [
             endpoint.layer.next_deadline(),
             endpoint.pacing.next_deadline(),
-        ) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+            endpoint.transport.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let rearm = match (armed_for, due) {
             (None, _) => true,
             (Some(armed), Some(due)) => armed != due,
@@ -232,8 +247,16 @@ impl Endpoint {
                     let (datagram, from) = buffers.datagram(i);
                     // One clock reading serves the datagram's whole way in.
                     let now = Instant::now();
-                    self.layer
-                        .on_datagram(from, datagram, now, &mut self.actions);
+                    let Endpoint {
+                        transport,
+                        layer,
+                        actions,
+                        wire,
+                        ..
+                    } = self;
+                    transport.on_datagram(from, datagram, now, wire, |peer, message| {
+                        layer.on_datagram(peer, message, now, actions);
+                    });
                     self.run_actions(now);
                 }
             }
@@ -242,28 +265,29 @@ impl Endpoint {
         }
     }
 
-    /// Sends what the turn produced.
+    /// Sends what the turn produced, through the transport.
     async fn flush(&mut self) {
+        self.transport.seal(&mut self.outbox, &mut self.wire);
         let mut sent = 0;
-        while sent < self.outbox.len() {
-            let result = match send_batch::send_some(&self.socket, &self.outbox[sent..]) {
+        while sent < self.wire.len() {
+            let result = match send_batch::send_some(&self.socket, &self.wire[sent..]) {
                 Ok(count) => {
                     sent += count;
                     continue;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    let (to, datagram) = &self.outbox[sent];
+                    let (to, datagram) = &self.wire[sent];
                     self.socket.send_to(datagram, *to).await.map(|_| ())
                 }
                 Err(error) => Err(error),
             };
             // One datagram the kernel refused is dropped, as a network would.
             if let Err(error) = result {
-                tracing::debug!(to = %self.outbox[sent].0, %error, "send failed");
+                tracing::debug!(to = %self.wire[sent].0, %error, "send failed");
             }
             sent += 1;
         }
-        self.outbox.clear();
+        self.wire.clear();
     }
 
     /// Carries out what the message layer asked, including what that leads
