@@ -17,6 +17,14 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
+# OpenSSL's headers and pkg-config: the host's coaps (DTLS) is built on the
+# system's libssl through the openssl crate.
+if ! pkg-config --exists openssl 2>/dev/null; then
+    log "installing libssl-dev and pkg-config (for coaps)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config </dev/null
+fi
+
 # libcoap's command-line client, to talk to the host (and for the tests).
 if ! command -v coap-client-notls >/dev/null && ! command -v coap-client >/dev/null; then
     log "installing libcoap3-bin (coap-client)"

@@ -37,6 +37,7 @@ pub fn program() -> PathBuf {
 pub struct CoapClient {
     args: Vec<String>,
     wait_seconds: u32,
+    program: Option<PathBuf>,
 }
 
 /// One message as coap-client's `-v 7` trace shows it, e.g.
@@ -70,7 +71,27 @@ impl CoapClient {
         CoapClient {
             args: vec![uri.to_string()],
             wait_seconds: 10,
+            program: None,
         }
+    }
+
+    /// Runs another build of coap-client: `coap-client-openssl` or
+    /// `coap-client-gnutls` for coaps (Debian's libcoap3-bin has both).
+    pub fn using(mut self, program: &str) -> CoapClient {
+        self.program = Some(PathBuf::from(program));
+        self
+    }
+
+    /// `-u IDENTITY -k KEY`: DTLS with a pre-shared key.
+    pub fn psk(mut self, identity: &str, key: &str) -> CoapClient {
+        self.push(&["-u", identity, "-k", key]);
+        self
+    }
+
+    /// Any other coap-client arguments, before the URI.
+    pub fn args(mut self, args: &[&str]) -> CoapClient {
+        self.push(args);
+        self
     }
 
     /// `-m METHOD`: get, put, post or delete.
@@ -132,7 +153,7 @@ impl CoapClient {
             dir.path().join("stderr"),
             dir.path().join("payload"),
         );
-        let mut command = Command::new(program());
+        let mut command = Command::new(self.program.clone().unwrap_or_else(program));
         command
             .args(["-v", "7", "-B", &self.wait_seconds.to_string(), "-o"])
             .arg(&payload)

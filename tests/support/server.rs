@@ -48,6 +48,7 @@ struct Launch {
 pub struct Server {
     child: Child,
     addrs: Vec<SocketAddr>,
+    coaps_addrs: Vec<SocketAddr>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdout: Receiver<String>,
     /// The `plugins loaded` line of this run, once read.
@@ -99,6 +100,19 @@ impl Server {
 
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The first coaps (DTLS) address, from the `coaps listening on` lines.
+    pub fn coaps_addr(&self) -> SocketAddr {
+        *self
+            .coaps_addrs
+            .first()
+            .expect("the server serves no coaps: configure coaps and --bind-coaps")
+    }
+
+    /// `coaps://ADDR/path` for the first coaps address.
+    pub fn coaps_uri(&self, path: &str) -> String {
+        format!("coaps://{}{path}", self.coaps_addr())
     }
 
     /// `coap://ADDR/path` for the first bound address.
@@ -255,6 +269,7 @@ impl Server {
         self.stderr = stderr;
         self.stdout = stdout;
         self.addrs.clear();
+        self.coaps_addrs.clear();
         self.plugins_loaded = None;
         self.wait_started();
     }
@@ -331,6 +346,11 @@ impl Server {
                 .parse()
                 .unwrap_or_else(|e| panic!("unparsable address in stdout line {line:?}: {e}"));
             self.addrs.push(addr);
+        } else if let Some(addr) = line.strip_prefix("coaps listening on ") {
+            let addr = addr
+                .parse()
+                .unwrap_or_else(|e| panic!("unparsable address in stdout line {line:?}: {e}"));
+            self.coaps_addrs.push(addr);
         } else if line.starts_with("plugins loaded") {
             self.plugins_loaded = Some(line.to_owned());
         }
@@ -343,7 +363,7 @@ impl Server {
             .sockets
             .unwrap_or(self.launch.binds.len())
             .max(1);
-        while self.addrs.len() < expected {
+        while self.addrs.len() + self.coaps_addrs.len() < expected {
             self.read_stdout_until(deadline, &format!("{expected} `listening on` line(s)"));
         }
     }
@@ -488,6 +508,7 @@ impl ServerBuilder {
         let mut server = Server {
             child,
             addrs: Vec::new(),
+            coaps_addrs: Vec::new(),
             stderr,
             stdout,
             plugins_loaded: None,
