@@ -25,3 +25,4 @@ pub mod runtime;
 pub mod sampler;
 pub mod server;
 pub mod socket;
+pub mod transport;
