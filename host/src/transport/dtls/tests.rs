@@ -682,3 +682,61 @@ fn configuration_errors_name_the_file() {
     let error = DtlsEndpoint::new(DtlsConfig::default()).err().unwrap();
     assert!(error.to_string().contains("neither"), "{error}");
 }
+
+/// Resident memory, from /proc/self/statm.
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// Handshakes per second (client and server in this thread) and the
+/// resident memory an established PSK session costs the endpoint:
+/// `cargo test --release -p coapwasm --lib dtls::tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; prints figures"]
+fn measure_handshake_rate_and_session_memory() {
+    const N: u32 = 2000;
+    let mut endpoint = DtlsEndpoint::new(psk_config()).unwrap();
+    // Warm up allocator and OpenSSL tables.
+    for n in 0..50 {
+        let mut client = Client::psk(IDENTITY, KEY);
+        handshake(
+            &mut endpoint,
+            &mut client,
+            peer(1_000_000 + n),
+            Instant::now(),
+        )
+        .unwrap();
+    }
+    let before = resident_bytes();
+    let started = Instant::now();
+    for n in 0..N {
+        // Each client is dropped after its handshake, so what grows is the
+        // endpoint's sessions.
+        let mut client = Client::psk(IDENTITY, KEY);
+        handshake(&mut endpoint, &mut client, peer(n), Instant::now()).unwrap();
+    }
+    let elapsed = started.elapsed();
+    let after = resident_bytes();
+    assert_eq!(endpoint.sessions(), N as usize + 50);
+    println!(
+        "{N} PSK handshakes in {elapsed:?}: {:.0}/s (client and server on one core); \
+         resident memory per established session: {} bytes",
+        f64::from(N) / elapsed.as_secs_f64(),
+        (after - before) / N as usize
+    );
+
+    // Stateless hellos: the cost of a HelloVerifyRequest.
+    let hello = first_hello();
+    let mut events = Vec::new();
+    let started = Instant::now();
+    for n in 0..100_000 {
+        endpoint.on_datagram(peer(10_000_000 + n), &hello, Instant::now(), &mut events);
+        events.clear();
+    }
+    println!(
+        "HelloVerifyRequest: {:.2} us each",
+        started.elapsed().as_secs_f64() * 1e6 / 100_000.0
+    );
+}
