@@ -295,6 +295,7 @@ impl Endpoint {
             self.shared.exchanges.dispatch(
                 request,
                 exchange.key.peer,
+                &crate::identity::Requester::anonymous(),
                 exchange.confirmable,
                 usize::from(exchange.size),
                 &mut self.transfers,
