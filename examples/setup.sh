@@ -49,7 +49,7 @@ cargo build --release --locked -p coapwasm
 # Rust template (examples/templates/rust, package hello), so that it keeps
 # building.
 example_plugins=(temperature led light info firmware sensors)
-test_plugins=(testkit clash storm stuck-sampler bulky hoarder chatter slowstart)
+test_plugins=(testkit clash storm stuck-sampler bulky hoarder chatter slowstart whoami)
 template_plugins=(hello)
 log "building the plugins: ${example_plugins[*]} ${test_plugins[*]} ${template_plugins[*]}"
 package_flags=()

@@ -11,6 +11,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use coapwasm::identity::Requester;
 use coapwasm::runtime::bindings::{Plugin as Exports, PluginPre};
 use coapwasm::runtime::manifest::Capabilities;
 use coapwasm::runtime::{LogLimiter, PluginState};
@@ -38,7 +39,7 @@ fn host_path(c: &mut Criterion) {
                     let start = Instant::now();
                     for _ in 0..iters {
                         plugin
-                            .handle(&support::get(path))
+                            .handle(&support::get(path), &Requester::anonymous())
                             .await
                             .expect("a response");
                     }

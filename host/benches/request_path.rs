@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use coapwasm::config::Config;
 use coapwasm::exchange::{Dispatch, ExchangeLayer};
+use coapwasm::identity::Requester;
 use coapwasm::message::{Action, MessageLayer};
 use coapwasm::router::{Router, RoutingTable};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,7 +27,11 @@ fn request_path(c: &mut Criterion) {
     let plugins = tokio.block_on(support::plugins(&runtime));
     let (table, _) = RoutingTable::build(plugins);
     let config = Config::default();
-    let exchanges = ExchangeLayer::new(Arc::new(Router::new(table)), config.blockwise_limits());
+    let exchanges = ExchangeLayer::new(
+        Arc::new(Router::new(table)),
+        config.blockwise_limits(),
+        config.access_policy(),
+    );
     let mut transfers = exchanges.transfers(config.upload_limits());
     let mut layer = MessageLayer::new(config.transmission_parameters(), 1);
     for path in ["/led", "/info"] {
@@ -51,6 +56,7 @@ fn request_path(c: &mut Criterion) {
                         let response = match exchanges.dispatch(
                             request,
                             peer,
+                            &Requester::anonymous(),
                             true,
                             usize::from(exchange.size),
                             &mut transfers,

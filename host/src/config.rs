@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use crate::access::{PlainCoap, Policy, Rule};
 use crate::message::TransmissionParameters;
 
 /// Everything the host can be told. Every field has a default, so an empty TOML
@@ -43,6 +44,42 @@ pub struct Config {
     pub blockwise: BlockwiseConfig,
     /// coaps: CoAP over DTLS 1.2 (RFC 7252 §9.1).
     pub coaps: CoapsConfig,
+    /// Who may use which resources.
+    pub access: AccessConfig,
+}
+
+/// The access policy (`[access]`, issue 15): who may use which methods on
+/// which paths, checked before any plugin is called.
+///
+/// ```toml
+/// [access]
+/// plain_coap = "on"
+/// [[access.rule]]
+/// who = ["psk:device-001"]
+/// methods = ["*"]
+/// paths = ["/*"]
+/// [[access.rule]]
+/// who = ["anonymous"]
+/// methods = ["GET"]
+/// paths = ["/temperature", "/humidity", "/sensors/*"]
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// What anonymous (plain coap) requests may do whatever the rules say:
+    /// `"on"` (what the rules allow), `"read-only"` (GET and FETCH, Observe
+    /// included, at most) or `"off"` (nothing: 4.01). Default `"on"`.
+    pub plain_coap: PlainCoap,
+    /// The rules, `[[access.rule]]`: each lets `who` (`psk:NAME`,
+    /// `cert:SUBJECT`, `anonymous`, `authenticated`, `any`) use `methods`
+    /// (`GET`, `POST`, `PUT`, `DELETE`, `FETCH`, `PATCH`, `iPATCH`, `*`) on
+    /// `paths` (`/led` exactly; `/sensors/*`: `/sensors` and everything below
+    /// it; `/*`: everything). Default none: everyone may do everything, and
+    /// the host warns at start that it is open. Once there is one rule, what
+    /// no rule allows is refused: 4.01 to an anonymous requester, 4.03 to an
+    /// authenticated one.
+    #[serde(rename = "rule")]
+    pub rules: Vec<Rule>,
 }
 
 /// coaps: CoAP over DTLS 1.2 (RFC 7252 §9.1), served once any credential is
@@ -400,6 +437,7 @@ impl Default for Config {
             observe: ObserveConfig::default(),
             blockwise: BlockwiseConfig::default(),
             coaps: CoapsConfig::default(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -501,7 +539,26 @@ impl Config {
             r.max_response_bytes > 0,
             "runtime.max_response_bytes must be positive"
         );
+        for (index, rule) in self.access.rules.iter().enumerate() {
+            let number = index + 1;
+            for (field, empty) in [
+                ("who", rule.who.is_empty()),
+                ("methods", rule.methods.is_empty()),
+                ("paths", rule.paths.is_empty()),
+            ] {
+                anyhow::ensure!(
+                    !empty,
+                    "access.rule number {number} (the {number}. [[access.rule]]): {field} is \
+                     empty, so the rule allows nothing"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The access policy.
+    pub fn access_policy(&self) -> Policy {
+        Policy::new(self.access.rules.clone(), self.access.plain_coap)
     }
 
     /// The observation policy.
@@ -663,6 +720,46 @@ mod tests {
     fn the_former_upload_memory_key_still_loads() {
         let config: Config = toml::from_str("[blockwise]\nmax_upload_memory = 1024\n").unwrap();
         assert_eq!(config.blockwise.max_transfer_memory, 1024);
+    }
+
+    #[test]
+    fn the_readme_access_example_loads() {
+        let config: Config = toml::from_str(
+            "[access]\nplain_coap = \"read-only\"\n\
+             [[access.rule]]\nwho = [\"psk:device-001\"]\nmethods = [\"*\"]\npaths = [\"/*\"]\n\
+             [[access.rule]]\nwho = [\"anonymous\"]\nmethods = [\"GET\"]\n\
+             paths = [\"/temperature\", \"/humidity\", \"/sensors/*\"]\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.access.plain_coap, PlainCoap::ReadOnly);
+        assert_eq!(config.access.rules.len(), 2);
+        assert!(Config::default().access_policy().is_open());
+        assert!(!config.access_policy().is_open());
+    }
+
+    #[test]
+    fn bad_access_entries_are_errors_that_name_them() {
+        let rule = |who: &str, methods: &str, paths: &str| {
+            format!("[[access.rule]]\nwho = [{who}]\nmethods = [{methods}]\npaths = [{paths}]\n")
+        };
+        for (text, named) in [
+            (rule("\"pks:x\"", "\"GET\"", "\"/a\""), "pks:x"),
+            (rule("\"any\"", "\"GETT\"", "\"/a\""), "GETT"),
+            (rule("\"any\"", "\"GET\"", "\"led\""), "led"),
+            (rule("\"any\"", "\"GET\"", "\"/a/*/b\""), "/a/*/b"),
+            ("[access]\nplain_coap = \"maybe\"\n".to_owned(), "maybe"),
+            (
+                "[[access.rule]]\nwho = [\"any\"]\nmethod = [\"GET\"]\n".to_owned(),
+                "method",
+            ),
+        ] {
+            let error = toml::from_str::<Config>(&text).unwrap_err().to_string();
+            assert!(error.contains(named), "{text}: {error}");
+        }
+        let config: Config = toml::from_str(&rule("", "\"GET\"", "\"/a\"")).unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("who is empty"), "{error}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! router; [`kv_store`] keeps
 //! the plugins' state.
 
+pub mod access;
 pub mod allocator;
 pub mod collection;
 pub mod config;

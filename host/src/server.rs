@@ -75,9 +75,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Nothing is served until the first plugin is ready; until the last,
     // a path no plugin serves yet is "still loading", not "not found".
     let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
+    let access = config.access_policy();
+    access.warn_if_open();
     let exchanges = Arc::new(ExchangeLayer::new(
         router.clone(),
         config.blockwise_limits(),
+        access,
     ));
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));

@@ -316,9 +316,13 @@ impl Endpoint {
         let dispatch = if self.pending >= self.limits.max_pending_requests {
             Dispatch::Respond(overloaded())
         } else {
+            // Who sent it is the transport's to say: anonymous on plain UDP,
+            // the session's authenticated identity over DTLS.
+            let requester = self.transport.requester(exchange.key.peer);
             self.shared.exchanges.dispatch(
                 request,
                 exchange.key.peer,
+                &requester,
                 exchange.confirmable,
                 usize::from(exchange.size),
                 &mut self.transfers,

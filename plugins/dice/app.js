@@ -12,8 +12,8 @@
 // instance would throw the same sequence; the rolls come from WASI's
 // random numbers instead, imported by the world in wit/dice.wit.
 
-import { log } from 'coapwasm:plugin/log@0.2.1';
-import { get, set } from 'coapwasm:plugin/key-value@0.2.1';
+import { log } from 'coapwasm:plugin/log@0.2.2';
+import { get, set } from 'coapwasm:plugin/key-value@0.2.2';
 import { getRandomU64 } from 'wasi:random/random@0.2.6';
 
 const PATH = '/dice';

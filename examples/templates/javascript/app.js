@@ -3,7 +3,7 @@
 // Start a plugin from here: copy this folder to plugins/<name>/, rename
 // things, and run `bash plugins/<name>/build.sh`. The world's exports are
 // this module's exported functions; its imports are modules named after the
-// WIT interfaces, such as 'coapwasm:plugin/log@0.2.1'.
+// WIT interfaces, such as 'coapwasm:plugin/log@0.2.2'.
 //
 // WIT maps to JavaScript (componentize-qjs) as: records are objects with
 // camelCase keys, enums are strings ('get', 'content', 'not-found'), flags
@@ -20,7 +20,7 @@
 // through a world of the plugin's own, and for UTF-8 without TextEncoder see
 // plugins/dice (app.js and wit/).
 
-import { log } from 'coapwasm:plugin/log@0.2.1';
+import { log } from 'coapwasm:plugin/log@0.2.2';
 
 const TEXT = 0; // Content-Format text/plain;charset=utf-8 (RFC 7252 §12.3)
 

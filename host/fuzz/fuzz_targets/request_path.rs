@@ -112,6 +112,7 @@ impl Host {
             let exchanges = Arc::new(ExchangeLayer::new(
                 Arc::new(Router::new(table)),
                 config.blockwise_limits(),
+                config.access_policy(),
             ));
             (exchanges, context, runtime)
         });
@@ -243,6 +244,7 @@ impl Endpoint {
         let dispatch = self.host.exchanges.dispatch(
             request,
             exchange.key.peer,
+            &coapwasm::identity::Requester::anonymous(),
             exchange.confirmable,
             usize::from(exchange.size),
             &mut self.transfers,

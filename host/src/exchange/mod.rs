@@ -21,7 +21,9 @@ use std::time::Instant;
 
 use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 
+use crate::access::{Decision, MethodSet, Policy};
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
+use crate::identity::{Identity, Requester};
 use crate::router::Router;
 use crate::runtime::bindings::types::{Method, Methods, Request};
 use crate::runtime::{CallError, Plugin};
@@ -135,6 +137,10 @@ pub struct PluginCall {
     /// block-wise is not held, as a notification's later blocks are fetched
     /// by GET (RFC 7959 §3.4).
     for_observers: bool,
+    /// Who sent the request, for the plugin's `requester` import. Unused
+    /// for a rendering for observers, which the plugin renders as for no
+    /// one in particular (its observers may be several requesters).
+    requester: Requester,
 }
 
 /// The block-wise options of a request, for its response (RFC 7959).
@@ -284,7 +290,7 @@ impl PluginCall {
         let result = if self.for_observers {
             self.plugin.render(&self.request).await
         } else {
-            self.plugin.handle(&self.request).await
+            self.plugin.handle(&self.request, &self.requester).await
         };
         match result {
             Ok(answer) if answer.payload.len() > self.plugin.max_response_bytes() => {
@@ -322,13 +328,16 @@ pub struct ExchangeLayer {
     amplification_factor: usize,
     amplification_allowance: usize,
     representations: Representations,
+    access: Policy,
 }
 
 impl ExchangeLayer {
-    /// An exchange layer routing with `router`, within `limits`.
-    pub fn new(router: Arc<Router>, limits: BlockwiseLimits) -> Self {
+    /// An exchange layer routing with `router`, within `limits`, letting
+    /// through what `access` allows.
+    pub fn new(router: Arc<Router>, limits: BlockwiseLimits, access: Policy) -> Self {
         ExchangeLayer {
             router,
+            access,
             max_block: limits.max_block,
             max_body: limits.max_body,
             amplification_factor: limits.amplification_factor,
@@ -348,12 +357,23 @@ impl ExchangeLayer {
     }
 
     /// Decides what to do with `request`, a datagram of `size` bytes from
-    /// `source`. A block of an upload is kept in `uploads` until the body is
-    /// whole (RFC 7959 §2.3).
+    /// `source`, sent by `requester`. A block of an upload is kept in
+    /// `uploads` until the body is whole (RFC 7959 §2.3).
+    ///
+    /// The access policy decides first, from the requester, the method and
+    /// the path alone: a refused request is answered 4.01 or 4.03 whether a
+    /// resource has the path or not (so a refused requester learns nothing
+    /// of which paths exist; an allowed one gets 4.04 for a path nothing
+    /// serves), before any block of an upload is kept, any held block is
+    /// sent, or any plugin is called. An Observe registration is a GET and
+    /// is decided as one; the notifications it brings are not decided again.
+    // The transport's facts about the request, each its own argument.
+    #[allow(clippy::too_many_arguments)]
     pub fn dispatch(
         &self,
         mut request: Packet,
         source: SocketAddr,
+        requester: &Requester,
         confirmable: bool,
         size: usize,
         transfers: &mut Transfers,
@@ -379,7 +399,21 @@ impl ExchangeLayer {
         let respond = |packet: Packet| Dispatch::Respond(blocks.apply(packet));
 
         if options.path == WELL_KNOWN_CORE {
-            return respond(self.discovery(options.method, options.accept, &options.query));
+            if let Some(refused) = refusal(self.access.may_discover(&requester.identity)) {
+                return respond(refused);
+            }
+            return respond(self.discovery(
+                options.method,
+                options.accept,
+                &options.query,
+                &requester.identity,
+            ));
+        }
+        let decision = self
+            .access
+            .decide(&requester.identity, options.method, &options.path);
+        if let Some(refused) = refusal(decision) {
+            return respond(refused);
         }
 
         let table = self.router.table();
@@ -469,6 +503,7 @@ impl ExchangeLayer {
             observe,
             blocks,
             for_observers: false,
+            requester: requester.clone(),
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -496,6 +531,7 @@ impl ExchangeLayer {
                 ..Blocks::default()
             },
             for_observers: true,
+            requester: Requester::anonymous(),
             request: Request {
                 method: Method::Get,
                 path: path.to_owned(),
@@ -508,8 +544,16 @@ impl ExchangeLayer {
         })
     }
 
-    /// GET /.well-known/core (RFC 6690 §4).
-    fn discovery(&self, method: Method, accept: Option<u16>, query: &[String]) -> Packet {
+    /// GET /.well-known/core (RFC 6690 §4): the links of the resources (and
+    /// listed collection members) `identity` may use with at least one of
+    /// their methods.
+    fn discovery(
+        &self,
+        method: Method,
+        accept: Option<u16>,
+        query: &[String],
+        identity: &Identity,
+    ) -> Packet {
         if method != Method::Get {
             return response::diagnostic(
                 ResponseType::MethodNotAllowed,
@@ -524,13 +568,21 @@ impl ExchangeLayer {
         }
         let table = self.router.table();
         let members = table.member_links();
+        let usable = |link: &&discovery::Link| {
+            self.access.is_open()
+                || table.route(link.href()).is_some_and(|route| {
+                    let methods = MethodSet::of(route.resource.methods);
+                    self.access.allows_some(identity, link.href(), methods)
+                })
+        };
         let document = if members.is_empty() {
-            discovery::document(table.links(), query)
+            discovery::document(table.links().iter().filter(usable), query)
         } else {
             let mut links: Vec<&discovery::Link> = table
                 .links()
                 .iter()
                 .chain(members.iter().map(|link| &**link))
+                .filter(usable)
                 .collect();
             links.sort_by(|a, b| a.href().cmp(b.href()));
             discovery::document(links, query)
@@ -549,6 +601,19 @@ impl ExchangeLayer {
             packet.add_option(CoapOption::MaxAge, response::uint(LOADING_RETRY_SECONDS));
         }
         packet
+    }
+}
+
+/// The answer to a request the access policy refused: 4.01 Unauthorized
+/// (RFC 7252 §5.9.2.2) or 4.03 Forbidden (§5.9.2.4), with the policy's
+/// reason as diagnostic payload; none if it is allowed.
+fn refusal(decision: Decision) -> Option<Packet> {
+    match decision {
+        Decision::Allowed => None,
+        Decision::Unauthorized(reason) => {
+            Some(response::diagnostic(ResponseType::Unauthorized, &reason))
+        }
+        Decision::Forbidden(reason) => Some(response::diagnostic(ResponseType::Forbidden, &reason)),
     }
 }
 

@@ -9,4 +9,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::coapwasm::plugin::types;
-pub use self::coapwasm::plugin::{collection, host_info, key_value, log, observe};
+pub use self::coapwasm::plugin::{collection, host_info, key_value, log, observe, requester};

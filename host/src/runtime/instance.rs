@@ -9,6 +9,7 @@ use super::bindings::{Plugin as Exports, PluginPre};
 use super::member_listing::MemberListing;
 use super::resource_events::ResourceEvent;
 use super::state::PluginState;
+use crate::identity::Requester;
 
 /// An instance, ready for calls. It is never shared: a call takes it out of
 /// the pool, and a trap drops it instead of putting it back.
@@ -43,16 +44,19 @@ impl PluginInstance {
         self.exports.call_describe(&mut self.store).await
     }
 
-    /// Calls `handle`. For `rendering` (a GET made for the resource's
-    /// observers), the call's own announcements of a change of the path it
-    /// renders are ignored (RFC 7641 §4.2: the notification it makes is the
-    /// change).
+    /// Calls `handle` for a request from `requester`, which the `requester`
+    /// import reports during the call. Without one, the call is a rendering
+    /// (a GET made for the resource's observers): its own announcements of
+    /// a change of the path it renders are ignored (RFC 7641 §4.2: the
+    /// notification it makes is the change).
     pub async fn handle(
         &mut self,
         request: &Request,
-        rendering: bool,
+        requester: Option<&Requester>,
     ) -> wasmtime::Result<Response> {
+        let rendering = requester.is_none();
         self.start_call(rendering.then_some(request.path.as_str()));
+        self.store.data_mut().requester = requester.cloned();
         self.exports.call_handle(&mut self.store, request).await
     }
 
@@ -64,6 +68,7 @@ impl PluginInstance {
 
     fn start_call(&mut self, rendering: Option<&str>) {
         let state = self.store.data_mut();
+        state.requester = None;
         state.ticks_used = 0;
         state.announced.start(&state.paths, rendering);
         self.store.set_epoch_deadline(1);

@@ -18,6 +18,7 @@ use super::manifest::Manifest;
 use super::member_listing::MemberListing;
 use super::state::PluginState;
 use super::{Runtime, RuntimeLimits};
+use crate::identity::Requester;
 use crate::kv_store::Namespace;
 
 /// Why a file could not become a plugin. Each names the step that failed.
@@ -222,11 +223,17 @@ impl Plugin {
         &self.placement
     }
 
-    /// Calls `handle` in an idle instance, or a new one if none is idle. A
-    /// trapped or timed-out instance is dropped; the next call makes another.
-    pub async fn handle(&self, request: &Request) -> Result<Response, CallError> {
+    /// Calls `handle` in an idle instance, or a new one if none is idle, for
+    /// a request from `requester` (which the plugin's `requester` import
+    /// reports). A trapped or timed-out instance is dropped; the next call
+    /// makes another.
+    pub async fn handle(
+        &self,
+        request: &Request,
+        requester: &Requester,
+    ) -> Result<Response, CallError> {
         self.call(&request.path, async |instance| {
-            instance.handle(request, false).await
+            instance.handle(request, Some(requester)).await
         })
         .await
     }
@@ -234,10 +241,10 @@ impl Plugin {
     /// Calls `handle` for a GET that renders the resource for its observers
     /// (RFC 7641 §4.2): as [`Plugin::handle`], except that the call cannot
     /// announce a change of the path it renders, which would start the next
-    /// rendering and so on without end.
+    /// rendering and so on without end, and it has no requester.
     pub async fn render(&self, request: &Request) -> Result<Response, CallError> {
         self.call(&request.path, async |instance| {
-            instance.handle(request, true).await
+            instance.handle(request, None).await
         })
         .await
     }

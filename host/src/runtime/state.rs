@@ -13,6 +13,7 @@ use super::host_context::HostContext;
 use super::log_limiter::LogLimiter;
 use super::manifest::Capabilities;
 use super::member_listing::MemberListing;
+use crate::identity::Requester;
 use crate::kv_store::Namespace;
 
 /// Core instances one plugin instance may create. A Rust component has a
@@ -51,6 +52,10 @@ pub struct PluginState {
     /// The members of the plugin's collections that discovery lists; none
     /// if it describes no collection (or while it describes itself).
     pub(crate) members: Option<Arc<MemberListing>>,
+    /// Who sent the request the current call answers; none outside a
+    /// `handle` call for a request (`describe`, `sample`, a rendering for
+    /// observers).
+    pub(crate) requester: Option<Requester>,
 }
 
 impl PluginState {
@@ -104,6 +109,7 @@ impl PluginState {
             tick_budget: limits.cpu_ticks_per_call(),
             announced: AnnouncedChanges::default(),
             members: None,
+            requester: None,
         })
     }
 }

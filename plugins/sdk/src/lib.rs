@@ -26,11 +26,12 @@
 //! ```
 //!
 //! The crate generates the bindings of the `plugin` world
-//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.1`) once, so a plugin
+//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.2`) once, so a plugin
 //! writes no bindings and sees no ABI. The WIT types are re-exported as they
 //! are ([`Request`], [`Response`], [`ResourceDescription`], ...), with
 //! constructors and builders added; the host's imports are the modules
-//! [`kv`], [`log`], [`host_info`], [`observe`] and [`collection`].
+//! [`kv`], [`log`], [`host_info`], [`observe`], [`collection`] and
+//! [`requester`].
 //!
 //! Build a plugin crate (`crate-type = ["cdylib"]`) with
 //! `cargo build --release --target wasm32-wasip2`. The crate also compiles
@@ -54,6 +55,7 @@ pub mod host_info;
 pub mod kv;
 pub mod log;
 pub mod observe;
+pub mod requester;
 
 pub use plugin::Plugin;
 pub use wit::coapwasm::plugin::types::{

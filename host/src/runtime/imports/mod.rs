@@ -5,4 +5,5 @@ mod host_info;
 mod key_value;
 mod log;
 mod observe;
+mod requester;
 mod types;
