@@ -19,7 +19,10 @@ fn secure_server(plugins: &[&str]) -> Server {
 }
 
 fn secure_get(server: &Server, client: &str, path: &str) -> coapwasm_tests::coap_client::Output {
-    CoapClient::get(&server.coaps_uri(path)).using(client).psk(IDENTITY, KEY).run()
+    CoapClient::get(&server.coaps_uri(path))
+        .using(client)
+        .psk(IDENTITY, KEY)
+        .run()
 }
 
 #[test]
@@ -28,7 +31,11 @@ fn psk_clients_of_both_tls_libraries_get_2_05() {
     for client in CLIENTS {
         let output = secure_get(&server, client, "/temperature");
         output.assert_code("2.05");
-        assert!(output.payload_json()["value"].is_f64(), "{client}: {}", output.shown());
+        assert!(
+            output.payload_json()["value"].is_f64(),
+            "{client}: {}",
+            output.shown()
+        );
     }
 }
 
@@ -73,9 +80,21 @@ fn observe_over_coaps_notifies_on_the_observers_session() {
         .run()
         .assert_code("2.04");
     let output = observer.finish();
-    let contents: Vec<_> = output.received.iter().filter(|m| m.code == "2.05").collect();
-    assert!(contents.len() >= 2, "registration and a notification: {}", output.shown());
-    assert!(contents.last().unwrap().line.contains("on"), "{}", output.shown());
+    let contents: Vec<_> = output
+        .received
+        .iter()
+        .filter(|m| m.code == "2.05")
+        .collect();
+    assert!(
+        contents.len() >= 2,
+        "registration and a notification: {}",
+        output.shown()
+    );
+    assert!(
+        contents.last().unwrap().line.contains("on"),
+        "{}",
+        output.shown()
+    );
 }
 
 #[test]
@@ -94,7 +113,11 @@ fn blockwise_both_ways_over_coaps() {
         .run()
         .assert_code("2.04");
     let output = secure_get(&server, "coap-client-gnutls", "/firmware/image");
-    assert!(output.payload == image, "the image came back different: {}", output.shown());
+    assert!(
+        output.payload == image,
+        "the image came back different: {}",
+        output.shown()
+    );
 }
 
 /// A minimal DTLS 1.2 ClientHello (RFC 6347 §4.2.2) offering
@@ -127,7 +150,9 @@ fn a_flood_of_cookieless_client_hellos_is_answered_statelessly() {
     let server = secure_server(&["temperature"]);
     let target: SocketAddr = server.coaps_addr();
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-    probe.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
     probe.send_to(&client_hello(1, &[]), target).unwrap();
     let mut buffer = [0u8; 1500];
     let (n, _) = probe.recv_from(&mut buffer).expect("a HelloVerifyRequest");
@@ -136,7 +161,9 @@ fn a_flood_of_cookieless_client_hellos_is_answered_statelessly() {
     assert_eq!(buffer[13], 3, "HelloVerifyRequest (handshake type 3)");
 
     let rss_before = server.resident_bytes();
-    let senders: Vec<UdpSocket> = (0..64).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let senders: Vec<UdpSocket> = (0..64)
+        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
     for round in 0..100u32 {
         for (i, sender) in senders.iter().enumerate() {
             let _ = sender.send_to(&client_hello((round as usize * 64 + i) as u8, &[]), target);
@@ -144,7 +171,10 @@ fn a_flood_of_cookieless_client_hellos_is_answered_statelessly() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let grown = server.resident_bytes().saturating_sub(rss_before);
-    assert!(grown < 8 << 20, "6,400 hellos grew the host by {grown} bytes");
+    assert!(
+        grown < 8 << 20,
+        "6,400 hellos grew the host by {grown} bytes"
+    );
     secure_get(&server, "coap-client-openssl", "/temperature").assert_code("2.05");
 }
 
@@ -160,4 +190,124 @@ fn a_handshake_and_request_complete_across_30_percent_loss() {
         .wait(18)
         .run();
     output.assert_code("2.05");
+}
+
+/// `examples/secure.toml` with its addresses made ephemeral loopback ones,
+/// and `extra` appended.
+fn secure_example(extra: &str) -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/secure.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains("\"[::]:5683\"") && text.contains("\"[::]:5684\""),
+        "{text}"
+    );
+    text.replace("\"[::]:5683\"", "\"127.0.0.1:0\"")
+        .replace("\"[::]:5684\"", "\"127.0.0.1:0\"")
+        + extra
+}
+
+/// A second PSK identity that no rule names.
+const STRANGER: &str = "\n[[coaps.psk]]\nidentity = \"device-002\"\nkey = \"another-key\"\n";
+
+fn coaps_as(server: &Server, identity: &str, key: &str, path: &str) -> CoapClient {
+    CoapClient::get(&server.coaps_uri(path))
+        .using("coap-client-openssl")
+        .psk(identity, key)
+}
+
+/// The seed's setup (examples/secure.toml): device-001 over coaps may do
+/// everything, and its identity reaches the plugin; an anonymous plain-coap
+/// client may only read the sensors (4.01 otherwise); an authenticated
+/// identity no rule names gets 4.03; discovery lists what the asker may use.
+#[test]
+fn the_seed_setup_allows_the_device_everything_and_strangers_only_reading() {
+    let server = Server::builder()
+        .plugins(&["temperature", "led", "whoami"])
+        .config(&secure_example(STRANGER))
+        .start();
+
+    CoapClient::get(&server.uri("/temperature"))
+        .run()
+        .assert_code("2.05");
+    let refused = CoapClient::get(&server.uri("/led"))
+        .method("put")
+        .content_format(50)
+        .payload(r#"{"state":"on"}"#)
+        .run();
+    refused.assert_code("4.01");
+
+    coaps_as(&server, IDENTITY, KEY, "/led")
+        .method("put")
+        .content_format(50)
+        .payload(r#"{"state":"on"}"#)
+        .run()
+        .assert_code("2.04");
+    let whoami = coaps_as(&server, IDENTITY, KEY, "/whoami").run();
+    whoami.assert_code("2.05");
+    assert_eq!(
+        whoami.payload_text(),
+        "psk:device-001 secure=true",
+        "{}",
+        whoami.shown()
+    );
+
+    let stranger = coaps_as(&server, "device-002", "another-key", "/led")
+        .method("put")
+        .content_format(50)
+        .payload(r#"{"state":"off"}"#)
+        .run();
+    stranger.assert_code("4.03");
+    // The LED is as the device left it.
+    let led = coaps_as(&server, IDENTITY, KEY, "/led").run();
+    assert!(led.payload_text().contains("\"on\""), "{}", led.shown());
+
+    let anonymous = CoapClient::get(&server.uri("/.well-known/core")).run();
+    anonymous.assert_code("2.05");
+    let listed = anonymous.payload_text();
+    assert!(listed.contains("</temperature>"), "{listed}");
+    assert!(
+        !listed.contains("</led>") && !listed.contains("</whoami>"),
+        "{listed}"
+    );
+    let device = coaps_as(&server, IDENTITY, KEY, "/.well-known/core").run();
+    for path in ["</temperature>", "</led>", "</whoami>"] {
+        assert!(
+            device.payload_text().contains(path),
+            "{path}: {}",
+            device.shown()
+        );
+    }
+}
+
+/// Sessions survive an upgrade of the plugin they talk to: an observer over
+/// coaps hears the new version on the session it registered with.
+#[test]
+fn a_plugin_upgrade_keeps_the_session_and_its_observation() {
+    let server = Server::builder()
+        .test_plugin_as("versioned-v1", "versioned.wasm")
+        .config(COAPS)
+        .start();
+    let observer = coaps_as(&server, IDENTITY, KEY, "/versioned")
+        .observe(5)
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while observer.received_so_far().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let v2 = std::fs::read(coapwasm_tests::artifacts::test_plugin("versioned-v2.wasm")).unwrap();
+    server
+        .plugins_folder()
+        .write_then_rename(".versioned.wasm.tmp", "versioned.wasm", &v2);
+    let output = observer.finish();
+    let contents: Vec<_> = output
+        .received
+        .iter()
+        .filter(|m| m.code == "2.05")
+        .collect();
+    assert!(contents.len() >= 2, "{}", output.shown());
+    assert!(
+        contents.last().unwrap().line.contains("v2"),
+        "{}",
+        output.shown()
+    );
 }
