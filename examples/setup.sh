@@ -19,10 +19,11 @@ fi
 
 # OpenSSL's headers and pkg-config: the host's coaps (DTLS) is built on the
 # system's libssl through the openssl crate.
-if ! pkg-config --exists openssl 2>/dev/null; then
-    log "installing libssl-dev and pkg-config (for coaps)"
+# The openssl command makes the certificates of the coaps tests.
+if ! pkg-config --exists openssl 2>/dev/null || ! command -v openssl >/dev/null; then
+    log "installing libssl-dev, pkg-config and openssl (for coaps)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config </dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libssl-dev pkg-config openssl </dev/null
 fi
 
 # libcoap's command-line client, to talk to the host (and for the tests).

@@ -130,13 +130,16 @@ fn client_hello(random: u8, cookie: &[u8]) -> Vec<u8> {
     body.extend(cookie);
     body.extend([0, 2, 0xc0, 0xa8]); // cipher suites
     body.extend([1, 0]); // compression: null
+    // The second ClientHello, the one with the cookie, is message 1 in
+    // record 1 (RFC 6347 §4.2.2).
+    let second = u8::from(!cookie.is_empty());
     let mut handshake = vec![1];
     handshake.extend(&(body.len() as u32).to_be_bytes()[1..]);
-    handshake.extend([0, 0]); // message_seq
+    handshake.extend([0, second]); // message_seq
     handshake.extend([0, 0, 0]); // fragment_offset
     handshake.extend(&(body.len() as u32).to_be_bytes()[1..]);
     handshake.extend(body);
-    let mut record = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut record = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, second];
     record.extend(&(handshake.len() as u16).to_be_bytes());
     record.extend(handshake);
     record
@@ -310,4 +313,198 @@ fn a_plugin_upgrade_keeps_the_session_and_its_observation() {
         "{}",
         output.shown()
     );
+}
+
+/// Runs the `openssl` command line in `dir`; fails the test if it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the openssl command (Debian: openssl)");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+/// A CA, the host's certificate (for 127.0.0.1) and a client certificate
+/// `CN=gateway-7`, all ECDSA P-256 (RFC 7252 §9.1.3.3), in `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    let key = |name: &str| {
+        openssl(
+            dir,
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                name,
+            ],
+        )
+    };
+    key("ca.key");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=test-ca",
+            "-days",
+            "2",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    for (name, subject, extension) in [
+        ("server", "/CN=coapwasm", "subjectAltName=IP:127.0.0.1"),
+        ("client", "/CN=gateway-7", "extendedKeyUsage=clientAuth"),
+    ] {
+        key(&format!("{name}.key"));
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                subject,
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+}
+
+/// A client certificate that chains to the configured CA authenticates its
+/// subject, which the policy names and the plugin learns; TLS_ECDHE_ECDSA_
+/// WITH_AES_128_CCM_8, with both TLS libraries. A client with no
+/// certificate is not let in.
+#[test]
+fn a_client_certificate_authenticates_its_subject() {
+    let dir = coapwasm_tests::temp_dir::TempDir::new();
+    make_certificates(dir.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let config = format!(
+        "bind = [\"127.0.0.1:0\"]\n[coaps]\nbind = [\"127.0.0.1:0\"]\ncertificate = {:?}\nprivate_key = {:?}\nclient_ca = [{:?}]\n\
+         [[access.rule]]\nwho = [\"cert:CN=gateway-7\"]\nmethods = [\"GET\"]\npaths = [\"/whoami\"]\n",
+        file("server.pem"),
+        file("server.key"),
+        file("ca.pem"),
+    );
+    let server = Server::builder()
+        .plugins(&["whoami"])
+        .config(&config)
+        .start();
+    for client in CLIENTS {
+        let output = CoapClient::get(&server.coaps_uri("/whoami"))
+            .using(client)
+            .args(&[
+                "-c",
+                &file("client.pem"),
+                "-j",
+                &file("client.key"),
+                "-C",
+                &file("ca.pem"),
+            ])
+            .run();
+        output.assert_code("2.05");
+        assert_eq!(
+            output.payload_text(),
+            "cert:CN=gateway-7 secure=true",
+            "{client}: {}",
+            output.shown()
+        );
+    }
+    let without = CoapClient::get(&server.coaps_uri("/whoami"))
+        .using("coap-client-openssl")
+        .args(&["-C", &file("ca.pem")])
+        .wait(3)
+        .run();
+    assert!(
+        without.received.is_empty(),
+        "no certificate, no session: {}",
+        without.shown()
+    );
+}
+
+/// The cookie exchange done, a handshake holds a slot until it completes or
+/// times out: with `max_handshakes = 8`, twenty half-open handshakes take
+/// eight slots and no more, and once they time out a real client gets in.
+#[test]
+fn half_open_handshakes_are_bounded_and_time_out() {
+    let config = "[coaps]\nbind = [\"127.0.0.1:0\"]\nmax_handshakes = 8\nhandshake_timeout_ms = 1000\n\
+                  [[coaps.psk]]\nidentity = \"device-001\"\nkey = \"super-secret-key-12345\"\n";
+    let server = Server::builder()
+        .plugins(&["temperature"])
+        .config(config)
+        .start();
+    let target = server.coaps_addr();
+    let rss_before = server.resident_bytes();
+    let mut half_open = Vec::new();
+    for i in 0..20u8 {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        socket.send_to(&client_hello(i, &[]), target).unwrap();
+        let mut buffer = [0u8; 1500];
+        let (n, _) = socket.recv_from(&mut buffer).expect("a HelloVerifyRequest");
+        assert!(
+            n > 28 && buffer[13] == 3,
+            "HelloVerifyRequest: {:?}",
+            &buffer[..n]
+        );
+        let cookie_len = buffer[27] as usize;
+        let cookie = buffer[28..28 + cookie_len].to_vec();
+        socket.send_to(&client_hello(i, &cookie), target).unwrap();
+        half_open.push(socket);
+    }
+    // Those past the eighth get no ServerHello.
+    let mut answered = 0;
+    for socket in &half_open {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buffer = [0u8; 1500];
+        if socket.recv_from(&mut buffer).is_ok() {
+            answered += 1;
+        }
+    }
+    eprintln!("half-open: {answered} of 20 answered");
+    assert!(
+        (1..=8).contains(&answered),
+        "{answered} half-open handshakes were answered, max_handshakes is 8"
+    );
+    let grown = server.resident_bytes().saturating_sub(rss_before);
+    assert!(grown < 8 << 20, "{grown} bytes for 20 hellos");
+    std::thread::sleep(Duration::from_millis(1500));
+    secure_get(&server, "coap-client-openssl", "/temperature").assert_code("2.05");
 }
