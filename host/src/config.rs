@@ -169,7 +169,7 @@ impl PskConfig {
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     let text = text.trim();
-    anyhow::ensure!(text.len() % 2 == 0, "an odd number of digits");
+    anyhow::ensure!(text.len().is_multiple_of(2), "an odd number of digits");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not a hex digit"))
@@ -765,5 +765,62 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors() {
         assert!(toml::from_str::<Config>("bnd = []").is_err());
+    }
+
+    #[test]
+    fn coaps_is_on_with_credentials_and_keys_are_text_or_hex() {
+        let off = Config::default();
+        assert!(off.coaps.binds().is_empty());
+        assert!(off.coaps.dtls_config().unwrap().is_none());
+        let text = "[coaps]\n[[coaps.psk]]\nidentity = \"a\"\nkey = \"k1\"\n\
+                    [[coaps.psk]]\nidentity = \"b\"\nkey_hex = \"6b32\"\n";
+        let config: Config = toml::from_str(text).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.coaps.binds(), vec!["[::]:5684".parse().unwrap()]);
+        let dtls = config.coaps.dtls_config().unwrap().unwrap();
+        assert_eq!(
+            dtls.psk,
+            vec![
+                ("a".to_owned(), b"k1".to_vec()),
+                ("b".to_owned(), b"k2".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_coaps_settings_are_named() {
+        for (text, named) in [
+            (
+                "[coaps]\nbind = [\"127.0.0.1:0\"]\n",
+                "coaps needs credentials",
+            ),
+            ("bind = []\n", "at least one address"),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains(named), "{text}: {error}");
+        }
+        for (text, named) in [
+            (
+                "[[coaps.psk]]\nidentity = \"a\"\nkey = \"x\"\nkey_hex = \"78\"\n",
+                "exactly one",
+            ),
+            (
+                "[[coaps.psk]]\nidentity = \"a\"\nkey_hex = \"7\"\n",
+                "not hex",
+            ),
+            (
+                "[[coaps.psk]]\nidentity = \"a\"\nkey = \"x\"\n[[coaps.psk]]\nidentity = \"a\"\nkey = \"y\"\n",
+                "twice",
+            ),
+            ("[coaps]\ncertificate = \"c.pem\"\n", "go together"),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let error = match config.coaps.dtls_config() {
+                Err(error) => error.to_string(),
+                Ok(_) => panic!("{text}: accepted"),
+            };
+            assert!(error.contains(named), "{text}: {error}");
+        }
     }
 }
