@@ -508,3 +508,19 @@ fn half_open_handshakes_are_bounded_and_time_out() {
     std::thread::sleep(Duration::from_millis(1500));
     secure_get(&server, "coap-client-openssl", "/temperature").assert_code("2.05");
 }
+
+/// `bind = []` turns plain coap off: the host serves coaps only.
+#[test]
+fn plain_coap_can_be_turned_off() {
+    let server = Server::builder()
+        .plugins(&["temperature"])
+        .binds(&[])
+        .config(&format!("bind = []\n{COAPS}"))
+        .start();
+    assert!(
+        server.addrs().is_empty(),
+        "no plain coap socket: {:?}",
+        server.addrs()
+    );
+    secure_get(&server, "coap-client-openssl", "/temperature").assert_code("2.05");
+}
