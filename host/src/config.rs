@@ -823,4 +823,32 @@ mod tests {
             assert!(error.contains(named), "{text}: {error}");
         }
     }
+
+    #[test]
+    fn keys_may_live_in_a_psk_file() {
+        let dir = std::env::temp_dir().join(format!("coapwasm-psk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("keys.toml");
+        std::fs::write(
+            &file,
+            "[[psk]]\nidentity = \"device-001\"\nkey = \"super-secret-key-12345\"\n",
+        )
+        .unwrap();
+        let text = format!("[coaps]\npsk_file = {:?}\n", file.display().to_string());
+        let config: Config = toml::from_str(&text).unwrap();
+        config.validate().unwrap();
+        let dtls = config.coaps.dtls_config().unwrap().unwrap();
+        assert_eq!(
+            dtls.psk,
+            vec![("device-001".to_owned(), b"super-secret-key-12345".to_vec())]
+        );
+        std::fs::write(&file, "[[psk]]\nidentity = \"x\"\n").unwrap();
+        let error = config.coaps.dtls_config().unwrap_err().to_string();
+        assert!(error.contains("exactly one"), "{error}");
+        let missing: Config =
+            toml::from_str("[coaps]\npsk_file = \"/nonexistent/keys.toml\"\n").unwrap();
+        let error = format!("{:#}", missing.coaps.dtls_config().unwrap_err());
+        assert!(error.contains("/nonexistent/keys.toml"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

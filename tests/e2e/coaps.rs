@@ -524,3 +524,42 @@ fn plain_coap_can_be_turned_off() {
     );
     secure_get(&server, "coap-client-openssl", "/temperature").assert_code("2.05");
 }
+
+/// A slow request over coaps is acknowledged at once and answered later as
+/// a CON of its own (RFC 7252 §5.2.2), on the same DTLS session; and coaps
+/// listens on IPv6 as on IPv4.
+#[test]
+fn separate_responses_and_ipv6_over_coaps() {
+    let config = "[transmission]\nseparate_response_after_ms = 200\n\
+                  [coaps]\nbind = [\"127.0.0.1:0\", \"[::1]:0\"]\n\
+                  [[coaps.psk]]\nidentity = \"device-001\"\nkey = \"super-secret-key-12345\"\n";
+    let server = Server::builder()
+        .plugins(&["testkit"])
+        .config(config)
+        .start();
+    let output = secure_get(&server, "coap-client-openssl", "/test/slow?ms=1200");
+    output.assert_code("2.05");
+    let kinds: Vec<(&str, &str)> = output
+        .received
+        .iter()
+        .map(|m| (m.mtype.as_str(), m.code.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("ACK", "0.00"), ("CON", "2.05")],
+        "{}",
+        output.shown()
+    );
+
+    let v6 = server
+        .coaps_addrs()
+        .iter()
+        .find(|a| a.is_ipv6())
+        .copied()
+        .expect("a coaps socket on [::1]");
+    CoapClient::get(&format!("coaps://{v6}/test/echo"))
+        .using("coap-client-gnutls")
+        .psk(IDENTITY, KEY)
+        .run()
+        .assert_code("2.05");
+}

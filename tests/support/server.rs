@@ -110,6 +110,11 @@ impl Server {
             .expect("the server serves no coaps: configure coaps and --bind-coaps")
     }
 
+    /// Every coaps address.
+    pub fn coaps_addrs(&self) -> &[SocketAddr] {
+        &self.coaps_addrs
+    }
+
     /// `coaps://ADDR/path` for the first coaps address.
     pub fn coaps_uri(&self, path: &str) -> String {
         format!("coaps://{}{path}", self.coaps_addr())
