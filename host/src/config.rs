@@ -169,7 +169,7 @@ impl PskConfig {
 
 fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     let text = text.trim();
-    anyhow::ensure!(text.len() % 2 == 0, "an odd number of digits");
+    anyhow::ensure!(text.len().is_multiple_of(2), "an odd number of digits");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not a hex digit"))
