@@ -11,11 +11,13 @@
 
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
 use crate::cpu_time::cpu_time;
+use crate::dtls::{self, Psk, Session};
 use crate::poller::Poller;
 use crate::request::{ACK, CON, RST, RequestTemplate, TOKEN_LENGTH, empty_ack};
 use crate::server_cpu::server_cpu;
@@ -36,6 +38,48 @@ pub struct Settings {
     pub timeout: Duration,
     /// The server's process, whose CPU time is read around the measurement.
     pub server_pid: Option<u32>,
+    /// coaps: each socket does one DTLS handshake with this key before the
+    /// load starts, and every request and response is a DTLS record.
+    pub psk: Option<Psk>,
+}
+
+/// One of the generator's client endpoints: a UDP socket, or a DTLS
+/// session over one.
+enum Endpoint {
+    Plain(UdpSocket),
+    Dtls(Box<Session>),
+}
+
+impl Endpoint {
+    fn send(&mut self, datagram: &[u8]) -> io::Result<usize> {
+        match self {
+            Endpoint::Plain(socket) => socket.send(datagram),
+            Endpoint::Dtls(session) => dtls::write(session, datagram),
+        }
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Endpoint::Plain(socket) => socket.recv(buf),
+            Endpoint::Dtls(session) => dtls::read(session, buf),
+        }
+    }
+
+    /// Whether a received datagram is still partly unread (DTLS can carry
+    /// several records in one), which the poller would not report.
+    fn has_pending(&self) -> bool {
+        match self {
+            Endpoint::Plain(_) => false,
+            Endpoint::Dtls(session) => dtls::has_pending(session),
+        }
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Endpoint::Plain(socket) => socket.as_raw_fd(),
+            Endpoint::Dtls(session) => session.get_ref().0.as_raw_fd(),
+        }
+    }
 }
 
 /// What was measured, after the warm-up.
@@ -69,7 +113,7 @@ struct Slot {
 
 struct Generator<'a> {
     settings: &'a Settings,
-    sockets: Vec<UdpSocket>,
+    sockets: Vec<Endpoint>,
     message_ids: Vec<u16>,
     next_socket: usize,
     slots: Vec<Slot>,
@@ -85,12 +129,21 @@ pub fn run(settings: &Settings) -> io::Result<Outcome> {
     } else {
         "0.0.0.0:0".parse().unwrap()
     };
+    let context = settings.psk.as_ref().map(dtls::context).transpose()?;
     let mut sockets = Vec::with_capacity(settings.sockets);
     for _ in 0..settings.sockets.max(1) {
         let socket = UdpSocket::bind(unspecified)?;
         socket.connect(settings.server)?;
         socket.set_nonblocking(true)?;
-        sockets.push(socket);
+        // The handshakes come before the load starts: not measured.
+        sockets.push(match &context {
+            Some(context) => Endpoint::Dtls(Box::new(dtls::connect(
+                context,
+                socket,
+                Duration::from_secs(10),
+            )?)),
+            None => Endpoint::Plain(socket),
+        });
     }
     // Different Message IDs in each run, so that a server still remembering
     // the previous run's (RFC 7252 §4.5) does not take these for duplicates.
@@ -137,7 +190,8 @@ pub fn run(settings: &Settings) -> io::Result<Outcome> {
 
 impl Generator<'_> {
     fn run(&mut self) -> io::Result<()> {
-        let poller = Poller::new(&self.sockets)?;
+        let fds: Vec<RawFd> = self.sockets.iter().map(Endpoint::fd).collect();
+        let poller = Poller::new(&fds)?;
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; self.sockets.len()];
         let mut datagram = vec![0u8; 65_536];
         let start = Instant::now();
@@ -187,10 +241,18 @@ impl Generator<'_> {
                 // One datagram per ready socket per turn: under load most
                 // sockets hold one, and a second recv would mostly be a
                 // wasted EAGAIN. The next wait finds any left (level-triggered).
-                match self.sockets[socket].recv(&mut datagram) {
-                    Ok(len) => self.on_datagram(socket, &datagram[..len]),
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => self.count_error(),
+                loop {
+                    match self.sockets[socket].recv(&mut datagram) {
+                        Ok(len) => self.on_datagram(socket, &datagram[..len]),
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(_) => {
+                            self.count_error();
+                            break;
+                        }
+                    }
+                    if !self.sockets[socket].has_pending() {
+                        break;
+                    }
                 }
             }
         }

@@ -3,12 +3,17 @@
 //!
 //! ```sh
 //! coapwasm-bench coap://127.0.0.1:5683/led --in-flight 16 --sockets 16 --duration 5
+//! coapwasm-bench coaps://127.0.0.1:5684/temperature --psk-identity device-001 --psk-key super-secret-key-12345
+//! coapwasm-bench coaps://127.0.0.1:5684/ --psk-identity device-001 --psk-key ... --handshakes
+//! coapwasm-bench coaps://127.0.0.1:5684/ --psk-identity device-001 --psk-key ... --sessions 1000 --server-pid PID
 //! coapwasm-bench --responder 127.0.0.1:0
 //! ```
 
 mod affinity;
 mod cpu_time;
+mod dtls;
 mod generator;
+mod handshakes;
 mod poller;
 mod probe;
 mod report;
@@ -29,7 +34,7 @@ use target::Target;
 #[derive(Parser)]
 #[command(version, about = "A closed-loop CoAP load generator")]
 struct Cli {
-    /// The resource to request: coap://HOST[:PORT]/PATH[?QUERY].
+    /// The resource to request: coap[s]://HOST[:PORT]/PATH[?QUERY].
     #[arg(required_unless_present = "responder")]
     uri: Option<String>,
     /// Request method.
@@ -44,6 +49,22 @@ struct Cli {
     /// Send NON requests instead of CON.
     #[arg(long)]
     non: bool,
+    /// coaps: the PSK identity each socket's DTLS handshake names.
+    #[arg(long, value_name = "ID")]
+    psk_identity: Option<String>,
+    /// coaps: the pre-shared key (its UTF-8 bytes).
+    #[arg(long, value_name = "KEY")]
+    psk_key: Option<String>,
+    /// coaps: instead of requests, measure DTLS handshakes per second, each
+    /// on a fresh socket and closed (close_notify) once established;
+    /// --in-flight of them under way at once.
+    #[arg(long, conflicts_with_all = ["sessions", "probe"])]
+    handshakes: bool,
+    /// coaps: instead of requests, establish this many DTLS sessions and
+    /// hold them (--in-flight handshakes at once); with --server-pid, report
+    /// the server's resident memory per session (VmRSS after - before).
+    #[arg(long, value_name = "N", conflicts_with = "probe")]
+    sessions: Option<usize>,
     /// Requests outstanding at all times.
     #[arg(long, default_value_t = 16)]
     in_flight: usize,
@@ -99,6 +120,43 @@ fn main() -> anyhow::Result<()> {
         bail!("--sockets must be at least 1");
     }
     let target = Target::parse(uri)?;
+    let psk = match (&cli.psk_identity, &cli.psk_key) {
+        (Some(identity), Some(key)) => Some(dtls::Psk {
+            identity: identity.clone(),
+            key: key.as_bytes().to_vec(),
+        }),
+        (None, None) => None,
+        _ => bail!("--psk-identity and --psk-key go together"),
+    };
+    if target.secure != psk.is_some() {
+        bail!("coaps:// URIs need --psk-identity and --psk-key, and only they take them");
+    }
+    if cli.handshakes || cli.sessions.is_some() {
+        let Some(psk) = psk else {
+            bail!("--handshakes and --sessions measure coaps:// servers");
+        };
+        let settings = handshakes::Settings {
+            server: target.server,
+            psk,
+            mode: match cli.sessions {
+                Some(n) => handshakes::Mode::Hold(n),
+                None => handshakes::Mode::Rate,
+            },
+            parallel: cli.in_flight,
+            warmup: Duration::from_secs_f64(cli.warmup),
+            duration: Duration::from_secs_f64(cli.duration),
+            timeout: Duration::from_millis(cli.timeout_ms.max(5000)),
+            server_pid: cli.server_pid,
+        };
+        let outcome = handshakes::run(&settings).context("the handshakes failed")?;
+        let report = handshakes::json(uri, &settings, &outcome);
+        if cli.json {
+            println!("{report}");
+        } else {
+            print!("{}", handshakes::human(&report));
+        }
+        return Ok(());
+    }
     let template = RequestTemplate::new(
         &target,
         cli.method,
@@ -107,6 +165,9 @@ fn main() -> anyhow::Result<()> {
         cli.payload.as_bytes(),
     );
     if cli.probe {
+        if target.secure {
+            bail!("--probe sends coap:// requests only");
+        }
         let limit = Duration::from_secs_f64(cli.duration);
         let Some((at, code)) = probe::run(target.server, &template, limit)? else {
             bail!("no response within {} s", cli.duration);
@@ -124,6 +185,7 @@ fn main() -> anyhow::Result<()> {
         duration: Duration::from_secs_f64(cli.duration),
         requests: cli.requests,
         timeout: Duration::from_millis(cli.timeout_ms),
+        psk,
     };
     let outcome = generator::run(&settings).context("the load generator failed")?;
     let method = format!("{:?}", cli.method).to_uppercase();

@@ -3,8 +3,7 @@
 //! sockets as poll(2)'s does.
 
 use std::io;
-use std::net::UdpSocket;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 pub struct Poller {
@@ -12,8 +11,8 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// A poller for `sockets`; an event's `u64` is the socket's index.
-    pub fn new(sockets: &[UdpSocket]) -> io::Result<Poller> {
+    /// A poller for the sockets `fds`; an event's `u64` is the socket's index.
+    pub fn new(fds: &[RawFd]) -> io::Result<Poller> {
         // SAFETY: epoll_create1 returns a new descriptor or -1.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
@@ -21,20 +20,14 @@ impl Poller {
         }
         // SAFETY: fd is a fresh descriptor that nothing else owns.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        for (index, socket) in sockets.iter().enumerate() {
+        for (index, &fd) in fds.iter().enumerate() {
             let mut event = libc::epoll_event {
                 events: libc::EPOLLIN as u32,
                 u64: index as u64,
             };
             // SAFETY: both descriptors are open; event outlives the call.
-            let result = unsafe {
-                libc::epoll_ctl(
-                    epoll.as_raw_fd(),
-                    libc::EPOLL_CTL_ADD,
-                    socket.as_raw_fd(),
-                    &mut event,
-                )
-            };
+            let result =
+                unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event) };
             if result < 0 {
                 return Err(io::Error::last_os_error());
             }

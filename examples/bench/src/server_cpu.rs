@@ -19,6 +19,13 @@ pub fn server_cpu(pid: u32) -> Option<Duration> {
     ))
 }
 
+/// The resident memory (VmRSS, kB) of process `pid`, if readable.
+pub fn server_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +34,6 @@ mod tests {
     fn reads_its_own_process() {
         assert!(server_cpu(std::process::id()).is_some());
         assert!(server_cpu(u32::MAX).is_none());
+        assert!(server_rss_kb(std::process::id()).is_some_and(|kb| kb > 0));
     }
 }

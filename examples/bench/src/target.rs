@@ -1,5 +1,6 @@
-//! The request's target: a `coap://` URI (RFC 7252 §6.4) split into the
-//! server's address and the Uri-Path and Uri-Query options.
+//! The request's target: a `coap://` or `coaps://` URI (RFC 7252 §6.4,
+//! §6.2) split into the server's address and the Uri-Path and Uri-Query
+//! options.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -7,11 +8,15 @@ use anyhow::{Context, bail};
 
 /// The default port of the `coap` scheme (RFC 7252 §6.1).
 const DEFAULT_PORT: u16 = 5683;
+/// The default port of the `coaps` scheme (RFC 7252 §6.2).
+const DEFAULT_SECURE_PORT: u16 = 5684;
 
 /// Where requests go and which resource they name.
 #[derive(Debug, Clone)]
 pub struct Target {
     pub server: SocketAddr,
+    /// `coaps`: over DTLS.
+    pub secure: bool,
     /// Uri-Path option values, one per segment.
     pub path: Vec<String>,
     /// Uri-Query option values, one per `&`-separated argument.
@@ -19,11 +24,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `coap://HOST[:PORT]/PATH[?QUERY]`. Percent-encoding is not
+    /// Parses `coap[s]://HOST[:PORT]/PATH[?QUERY]`. Percent-encoding is not
     /// decoded: a benchmark names plain paths.
     pub fn parse(uri: &str) -> anyhow::Result<Target> {
-        let Some(rest) = uri.strip_prefix("coap://") else {
-            bail!("{uri}: only coap:// URIs are supported");
+        let (secure, default_port, rest) = if let Some(rest) = uri.strip_prefix("coap://") {
+            (false, DEFAULT_PORT, rest)
+        } else if let Some(rest) = uri.strip_prefix("coaps://") {
+            (true, DEFAULT_SECURE_PORT, rest)
+        } else {
+            bail!("{uri}: only coap:// and coaps:// URIs are supported");
         };
         let (authority, rest) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
         let (path, query) = match rest.split_once('?') {
@@ -31,7 +40,7 @@ impl Target {
             None => (rest, None),
         };
         let with_port = if authority.ends_with(']') || !authority.contains(':') {
-            format!("{authority}:{DEFAULT_PORT}")
+            format!("{authority}:{default_port}")
         } else if authority.matches(':').count() > 1 && !authority.starts_with('[') {
             bail!("{uri}: an IPv6 address must be in brackets");
         } else {
@@ -44,6 +53,7 @@ impl Target {
             .with_context(|| format!("{uri}: {authority} has no address"))?;
         Ok(Target {
             server,
+            secure,
             path: path
                 .split('/')
                 .filter(|s| !s.is_empty())
@@ -78,5 +88,9 @@ mod tests {
             5683
         );
         assert!(Target::parse("http://x/").is_err());
+        let secure = Target::parse("coaps://127.0.0.1/temperature").unwrap();
+        assert!(secure.secure);
+        assert_eq!(secure.server.port(), 5684);
+        assert!(!Target::parse("coap://127.0.0.1/").unwrap().secure);
     }
 }
