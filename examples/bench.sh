@@ -366,6 +366,21 @@ start_coaps_servers() {
     coaps_ready "coaps://127.0.0.1:$libcoap_coaps_port/"
 }
 
+# One measurement: recorded, or, if the generator fails (libcoap 4.3.1 now
+# and then stops completing handshakes), recorded as failed and left out of
+# the medians, so that one stall does not end the whole run.
+coaps_measure() {
+    local name=$1 case=$2 run=$3 line reason
+    shift 3
+    if line=$(taskset -c "$generator_cpu" "$bench" "$@" 2>"$work/bench.err"); then
+        coaps_record "$name" "$case" "$run" "$line"
+    else
+        reason=$(grep -A2 '^Caused by' "$work/bench.err" | tail -1 | sed 's/^ *//; s/"/'"'"'/g')
+        log "coaps run $run: $name, $case FAILED (${reason:-the generator failed}); left out of the medians"
+        coaps_record "$name" "$case" "$run" "{\"failed\": \"${reason:-failed}\"}"
+    fi
+}
+
 coaps_record() {
     printf '{"server":"%s","case":"%s","run":%d,"result":%s}\n' "$1" "$2" "$3" "$4" >>"$coaps_results"
 }
@@ -383,9 +398,7 @@ for run in $(seq "$runs"); do
     for s in "${coaps_servers[@]}"; do
         read -r name uri pid <<<"$s"
         log "coaps run $run: $name, $sessions sessions held"
-        line=$(taskset -c "$generator_cpu" "$bench" "$uri" "${psk[@]}" --sessions "$sessions" \
-            --in-flight 16 --duration 60 --server-pid "$pid" --json)
-        coaps_record "$name" sessions "$run" "$line"
+        coaps_measure "$name" sessions "$run" "$uri" "${psk[@]}" --sessions "$sessions" --in-flight 16 --duration 60 --server-pid "$pid" --json
     done
     # Afresh again: after 1000 sessions closed at once, libcoap 4.3.1
     # completes only ~1,000 handshakes a second for a while (handshakes stall
@@ -401,9 +414,7 @@ for run in $(seq "$runs"); do
         for s in "${coaps_servers[@]}"; do
             read -r name uri pid <<<"$s"
             log "coaps run $run: $name, $in_flight in flight"
-            line=$(taskset -c "$generator_cpu" "$bench" "$uri" "${psk[@]}" --in-flight "$in_flight" \
-                --sockets "$sockets" --duration "$duration" --warmup "$warmup" --server-pid "$pid" --json)
-            coaps_record "$name" "$in_flight" "$run" "$line"
+            coaps_measure "$name" "$in_flight" "$run" "$uri" "${psk[@]}" --in-flight "$in_flight" --sockets "$sockets" --duration "$duration" --warmup "$warmup" --server-pid "$pid" --json
         done
     done
     # Handshakes on fresh servers too: libcoap 4.3.1's handshake rate falls
@@ -420,9 +431,7 @@ for run in $(seq "$runs"); do
     for s in "${coaps_servers[@]}"; do
         read -r name uri pid <<<"$s"
         log "coaps run $run: $name, handshakes"
-        line=$(taskset -c "$generator_cpu" "$bench" "$uri" "${psk[@]}" --handshakes --in-flight 16 \
-            --duration "$duration" --warmup "$warmup" --server-pid "$pid" --json)
-        coaps_record "$name" handshakes "$run" "$line"
+        coaps_measure "$name" handshakes "$run" "$uri" "${psk[@]}" --handshakes --in-flight 16 --duration "$duration" --warmup "$warmup" --server-pid "$pid" --json
     done
     stop "$coapwasm_pid"
     stop "$libcoap_pid"
@@ -490,6 +499,8 @@ for label, case, key, digits, scale in figures:
 problems = []
 for (server, case), results in sorted(rows.items()):
     for r in results:
+        if r.get("failed"):
+            problems.append(f"{server} {case}: a run failed ({r['failed']})")
         for key in ["timeouts", "errors", "failures"]:
             if r.get(key):
                 problems.append(f"{server} {case}: {r[key]} {key}")
