@@ -635,7 +635,23 @@ impl Endpoint {
             }
         };
         let count = stored.len();
+        let mut dropped = 0;
         for observation in stored {
+            // A DTLS session does not outlive the process: its observers
+            // register again once they have a new one. A plain-coap observer
+            // must still be allowed by the policy, which may have changed.
+            let allowed = !matches!(self.transport, DatagramTransport::Dtls(..))
+                && self.shared.exchanges.may_observe(
+                    &self.transport.requester(observation.key.peer),
+                    &observation.path,
+                );
+            if !allowed {
+                self.shared
+                    .observation_store
+                    .delete(self.local, observation.key);
+                dropped += 1;
+                continue;
+            }
             let _ = self.observations.register(
                 observation.key,
                 &observation.path,
@@ -645,7 +661,7 @@ impl Endpoint {
             );
         }
         if count > 0 {
-            tracing::info!(local = %self.local, count, "observations restored");
+            tracing::info!(local = %self.local, count = count - dropped, dropped, "observations restored");
         }
     }
 }

@@ -236,3 +236,40 @@ fn an_invalid_policy_stops_the_host_with_a_message_naming_the_bad_entry() {
         assert!(!exited.stdout.contains("listening on"), "{}", exited.stdout);
     }
 }
+
+/// An observation stored before a restart is checked against the policy the
+/// host restarts with: one the new policy does not allow is dropped, and
+/// its observer hears nothing more.
+#[test]
+fn a_restored_observation_must_pass_the_policy_of_the_restart() {
+    let mut server = Server::builder().fixed_port().plugins(&["led"]).start();
+    let mut observer = server.peer();
+    let register = observer
+        .con(Code::GET, "/led")
+        .uint_option(option::OBSERVE, 0);
+    let token = register.token.clone();
+    assert_eq!(observer.exchange(&register).code, Code::CONTENT);
+    // Observations are committed in batches about every 50 ms.
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Anonymous clients may now switch the LED but no longer read it.
+    server.set_config(
+        "[[access.rule]]\nwho = [\"anonymous\"]\nmethods = [\"PUT\"]\npaths = [\"/led\"]\n",
+    );
+    server.restart();
+    assert_eq!(put_led(&mut server.peer(), "on").code, Code::CHANGED);
+    if let Some(message) = observer.recv(Duration::from_millis(700)) {
+        assert_ne!(
+            message.token, token,
+            "notified after the policy refused it: {message}"
+        );
+    }
+    assert!(
+        server
+            .log_line(LOG_WAIT, |line| line.contains("observations restored")
+                && line.contains("dropped=1"))
+            .is_some(),
+        "{}",
+        server.stderr()
+    );
+}

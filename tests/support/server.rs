@@ -110,6 +110,14 @@ impl Server {
             .expect("the server serves no coaps: configure coaps and --bind-coaps")
     }
 
+    /// Replaces the config file for the next `restart` (`{plugins}` and
+    /// `{data}` as for `ServerBuilder::config`).
+    pub fn set_config(&mut self, toml: &str) {
+        let plugins = self.plugins_dir().display().to_string();
+        let data = self.data_dir().display().to_string();
+        self.launch.config = Some(toml.replace("{plugins}", &plugins).replace("{data}", &data));
+    }
+
     /// Every coaps address.
     pub fn coaps_addrs(&self) -> &[SocketAddr] {
         &self.coaps_addrs

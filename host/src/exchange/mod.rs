@@ -516,6 +516,16 @@ impl ExchangeLayer {
         })
     }
 
+    /// Whether `requester` may observe `path` (a GET, RFC 7641 §2): what a
+    /// stored observation must still pass when the host restarts, since
+    /// the policy may have changed since it was registered.
+    pub fn may_observe(&self, requester: &Requester, path: &str) -> bool {
+        matches!(
+            self.access.decide(&requester.identity, Method::Get, path),
+            Decision::Allowed
+        )
+    }
+
     /// A GET of `path` in `accept` for a notification (RFC 7641 §4.2), if the
     /// resource is still served.
     pub fn representation(&self, path: &str, accept: Option<u16>) -> Option<PluginCall> {
