@@ -25,7 +25,7 @@ use crate::access::{Decision, MethodSet, Policy};
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
 use crate::identity::{Identity, Requester};
 use crate::router::Router;
-use crate::runtime::bindings::types::{Method, Methods, Request};
+use crate::runtime::bindings::types::{Method, Request};
 use crate::runtime::{CallError, Plugin};
 
 use amplification::Budget;
@@ -420,7 +420,11 @@ impl ExchangeLayer {
         let Some(route) = table.route(&options.path) else {
             return respond(not_served(&options.path, table.loading()));
         };
-        if !route.resource.methods.contains(method_flag(options.method)) {
+        if !route
+            .resource
+            .methods
+            .contains(crate::access::methods::flag(options.method))
+        {
             return respond(response::diagnostic(
                 ResponseType::MethodNotAllowed,
                 &format!("{} does not accept {:?}", options.path, options.method),
@@ -684,18 +688,6 @@ fn error_response(error: &RequestError) -> Packet {
             ResponseType::BadRequest,
             &format!("option {number} is not UTF-8"),
         ),
-    }
-}
-
-fn method_flag(method: Method) -> Methods {
-    match method {
-        Method::Get => Methods::GET,
-        Method::Post => Methods::POST,
-        Method::Put => Methods::PUT,
-        Method::Delete => Methods::DELETE,
-        Method::Fetch => Methods::FETCH,
-        Method::Patch => Methods::PATCH,
-        Method::Ipatch => Methods::IPATCH,
     }
 }
 
