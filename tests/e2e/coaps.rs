@@ -5,7 +5,7 @@
 
 use coapwasm_tests::{CoapClient, Server, blocks};
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IDENTITY: &str = "device-001";
 const KEY: &str = "super-secret-key-12345";
@@ -68,10 +68,9 @@ fn observe_over_coaps_notifies_on_the_observers_session() {
         .psk(IDENTITY, KEY)
         .observe(4)
         .spawn();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while observer.received_so_far().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    observer
+        .await_received(Duration::from_secs(5), |m| m.code == "2.05")
+        .expect("the registration's 2.05 over coaps");
     // A change made over plain coap reaches the coaps observer.
     CoapClient::get(&server.uri("/led"))
         .method("put")
@@ -302,10 +301,9 @@ fn a_plugin_upgrade_keeps_the_session_and_its_observation() {
     let observer = coaps_as(&server, IDENTITY, KEY, "/versioned")
         .observe(5)
         .spawn();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while observer.received_so_far().is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    observer
+        .await_received(Duration::from_secs(5), |m| m.code == "2.05")
+        .expect("the registration's 2.05 over coaps");
     let v2 = std::fs::read(coapwasm_tests::artifacts::test_plugin("versioned-v2.wasm")).unwrap();
     server
         .plugins_folder()
