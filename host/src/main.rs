@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use coap_lite::RequestType;
+use coapwasm::client::command::{self as client, DiscoverArgs, ObserveArgs, RequestArgs};
 use coapwasm::config::Config;
 
 // glibc's allocator costs the request path 13% of its CPU (the per-request
@@ -30,7 +32,9 @@ static CONFIGURE_ALLOCATOR: extern "C" fn() = {
 #[command(
     name = "coapwasm",
     version,
-    about = "A CoAP server whose resources are WebAssembly components"
+    about = "A CoAP server whose resources are WebAssembly components, and a CoAP client",
+    after_help = "Client exit status: 0 a 2.xx response, 1 another failure (Reset, DTLS, nothing listening, \
+                  observation refused), 2 a bad argument, 3 no response in time (-B), 4 a 4.xx, 5 a 5.xx."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +45,26 @@ struct Cli {
 enum Command {
     /// Serve the plugins in a folder over CoAP/UDP.
     Serve(ServeArgs),
+    /// GET a resource: the payload on stdout, the code and options on stderr.
+    Get(RequestArgs),
+    /// PUT a payload (-e TEXT or -f FILE) to a resource.
+    Put(RequestArgs),
+    /// POST a payload to a resource.
+    Post(RequestArgs),
+    /// DELETE a resource.
+    Delete(RequestArgs),
+    /// FETCH (RFC 8132) with a payload.
+    Fetch(RequestArgs),
+    /// PATCH (RFC 8132) with a payload.
+    Patch(RequestArgs),
+    /// iPATCH (RFC 8132) with a payload.
+    #[command(name = "ipatch")]
+    IPatch(RequestArgs),
+    /// Observe a resource (RFC 7641): each notification as it comes, until
+    /// Ctrl-C, --count or --duration; deregisters on the way out.
+    Observe(ObserveArgs),
+    /// List a server's resources (/.well-known/core, RFC 6690) as a table.
+    Discover(DiscoverArgs),
 }
 
 /// Flags override the config file, which overrides the defaults.
@@ -100,7 +124,18 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let Command::Serve(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Get(args) => return client::request(RequestType::Get, args),
+        Command::Put(args) => return client::request(RequestType::Put, args),
+        Command::Post(args) => return client::request(RequestType::Post, args),
+        Command::Delete(args) => return client::request(RequestType::Delete, args),
+        Command::Fetch(args) => return client::request(RequestType::Fetch, args),
+        Command::Patch(args) => return client::request(RequestType::Patch, args),
+        Command::IPatch(args) => return client::request(RequestType::IPatch, args),
+        Command::Observe(args) => return client::observe(args),
+        Command::Discover(args) => return client::discover(args),
+    };
     let config = match args.into_config() {
         Ok(config) => config,
         Err(error) => return fail(&error),

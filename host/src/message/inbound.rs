@@ -14,9 +14,16 @@ pub enum Inbound {
     Acknowledgement { message_id: u16 },
     /// A Reset: the peer rejected one of our messages (§4.2, §4.3).
     Reset { message_id: u16 },
+    /// A response (class 2.xx, 4.xx or 5.xx, §5.9) in a CON or NON, or
+    /// piggybacked in an ACK (§5.2.1). Only a client has the context to
+    /// process one; a server rejects it as [`Inbound::RejectConfirmable`]
+    /// would ([`Inbound::without_context`]).
+    Response {
+        packet: Packet,
+        message_type: MessageType,
+    },
     /// A CON that cannot be processed: a format error, or a message that
-    /// lacks context, such as a response to no request of ours. It is
-    /// rejected with a Reset (§4.2).
+    /// lacks context. It is rejected with a Reset (§4.2).
     RejectConfirmable { message_id: u16 },
     /// Anything else that cannot be processed: silently ignored (§4.2, §4.3).
     Ignore,
@@ -78,12 +85,37 @@ pub fn classify(datagram: &[u8]) -> Inbound {
                 confirmable,
             }
         }
-        // A response, or a reserved class (1, 6, 7), in a CON or NON: this host
-        // sends no requests, so it lacks the context to process it (§4.2).
+        // A response in any message but a Reset (a Reset is always empty, §4.2).
+        (
+            MessageType::Confirmable | MessageType::NonConfirmable | MessageType::Acknowledgement,
+            MessageClass::Response(_),
+        ) => Inbound::Response {
+            message_type: packet.header.get_type(),
+            packet,
+        },
+        // A reserved class (1, 6, 7) in a CON: no one has the context to
+        // process it (§4.2).
         (MessageType::Confirmable, _) => Inbound::RejectConfirmable { message_id },
-        // A non-empty ACK or RST answers nothing the host sent (it sends only
-        // responses), and a NON it cannot use may be ignored (§4.3).
+        // A non-empty RST, or a NON no one can use, may be ignored (§4.3).
         _ => Inbound::Ignore,
+    }
+}
+
+impl Inbound {
+    /// What a response becomes where no request of ours is outstanding, as
+    /// at a server: a CON lacks context and is rejected, anything else is
+    /// ignored (§4.2, §4.3). Other kinds are returned unchanged.
+    pub fn without_context(self) -> Inbound {
+        match self {
+            Inbound::Response {
+                packet,
+                message_type: MessageType::Confirmable,
+            } => Inbound::RejectConfirmable {
+                message_id: packet.header.message_id,
+            },
+            Inbound::Response { .. } => Inbound::Ignore,
+            other => other,
+        }
     }
 }
 
@@ -177,10 +209,20 @@ mod tests {
     #[test]
     fn responses_in_con_are_rejected() {
         assert!(matches!(
-            classify(&[0x40, 0x45, 0, 5]),
+            classify(&[0x40, 0x45, 0, 5]).without_context(),
             Inbound::RejectConfirmable { message_id: 5 }
         ));
-        assert!(matches!(classify(&[0x50, 0x45, 0, 5]), Inbound::Ignore));
+        assert!(matches!(
+            classify(&[0x50, 0x45, 0, 5]).without_context(),
+            Inbound::Ignore
+        ));
+        assert!(matches!(
+            classify(&[0x60, 0x45, 0, 5]),
+            Inbound::Response {
+                message_type: MessageType::Acknowledgement,
+                ..
+            }
+        ));
         // Reserved class 1.
         assert!(matches!(
             classify(&[0x40, 0x21, 0, 5]),

@@ -96,8 +96,11 @@ impl MessageLayer {
         now: Instant,
         actions: &mut Vec<Action>,
     ) {
-        match classify(datagram) {
-            Inbound::Ignore => tracing::debug!(%from, len = datagram.len(), "ignored datagram"),
+        // A server originates no requests: a response lacks context here.
+        match classify(datagram).without_context() {
+            Inbound::Response { .. } | Inbound::Ignore => {
+                tracing::debug!(%from, len = datagram.len(), "ignored datagram")
+            }
             Inbound::Ping { message_id } | Inbound::RejectConfirmable { message_id } => {
                 actions.push(send(from, empty_message(MessageType::Reset, message_id)));
             }

@@ -1,4 +1,4 @@
-//! coaps: a DTLS 1.2 server engine (RFC 7252 §9.1, RFC 6347) that turns
+//! coaps: a DTLS 1.2 server engine (and, in [`DtlsConnector`], a client's) (RFC 7252 §9.1, RFC 6347) that turns
 //! datagrams from the socket into decrypted CoAP messages and back.
 //!
 //! It does no I/O: the socket loop hands every datagram to
@@ -14,6 +14,7 @@
 //! offered: TLS_PSK_WITH_AES_128_CCM_8 and TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8.
 
 mod config;
+mod connector;
 mod cookie;
 mod credentials;
 mod datagram_pipe;
@@ -27,4 +28,5 @@ mod session;
 mod tests;
 
 pub use config::{CertificateConfig, DtlsConfig};
+pub use connector::{ClientCredentials, ConnectorEvent, DtlsConnector};
 pub use endpoint::{DtlsEndpoint, DtlsEvent};

@@ -149,6 +149,29 @@ impl Session {
         })
     }
 
+    /// The client side of a session: the handshake starts (with the
+    /// ClientHello) at the first [`Session::handshake`]. OpenSSL answers a
+    /// HelloVerifyRequest itself (RFC 6347 §4.2.1).
+    pub(crate) fn connect(context: &SslContext, now: Instant) -> Result<Session, String> {
+        let mut ssl = Ssl::new(context).map_err(|error| error.to_string())?;
+        ssl.set_mtu(MTU).map_err(|error| error.to_string())?;
+        ssl.set_connect_state();
+        let stream =
+            SslStream::new(ssl, DatagramPipe::default()).map_err(|error| error.to_string())?;
+        Ok(Session {
+            stream,
+            phase: Phase::Handshaking {
+                started: now,
+                retransmit_at: None,
+                saw_encrypted: false,
+            },
+            last_active: now,
+            id: 0,
+            scheduled: None,
+            cookie: [0; COOKIE_LEN],
+        })
+    }
+
     /// Queues a datagram from the peer for the next step or read.
     pub(crate) fn input(&mut self, datagram: &[u8]) {
         if let Phase::Handshaking { saw_encrypted, .. } = &mut self.phase {
