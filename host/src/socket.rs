@@ -453,6 +453,7 @@ impl Endpoint {
             }
             ObserveIntent::Register { .. } | ObserveIntent::Deregister => {
                 if self.observations.deregister(&key).is_some() {
+                    tracing::debug!(peer = %key.peer, "observation deregistered");
                     self.shared.observation_store.delete(self.local, key);
                 }
             }
