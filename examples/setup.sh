@@ -78,6 +78,14 @@ for p in "${other_language_plugins[@]}"; do
     bash "plugins/$p/build.sh"
 done
 
+# Test-only plugins in other languages (tests/plugins/<name>/build.sh), not
+# served by the examples.
+test_other_language_plugins=(pykit)
+for p in "${test_other_language_plugins[@]}"; do
+    log "building the $p test plugin (tests/plugins/$p/build.sh)"
+    bash "tests/plugins/$p/build.sh"
+done
+
 # The folder the host serves from: the example plugins only.
 mkdir -p target/plugins
 for p in "${example_plugins[@]}" "${other_language_plugins[@]}"; do

@@ -7,18 +7,26 @@
 // was reloaded, and every one of them must throw the same dice.
 //
 // Built with jco's QuickJS backend (see build.sh), whose engine has no
-// TextEncoder: UTF-8 is done with encodeURIComponent/unescape below. Nor
-// Math.random: its seed is fixed when the component is built, so every
-// instance would throw the same sequence; the rolls come from WASI's
-// random numbers instead, imported by the world in wit/dice.wit.
+// TextEncoder: the helper module coapwasm.js (plugins/sdk/javascript, which
+// build.sh puts beside this file) does UTF-8, responses, the description and
+// the key-value store. Nor Math.random: its seed is fixed when the component
+// is built, so every instance would throw the same sequence; the rolls come
+// from WASI's random numbers instead, imported by the world in wit/dice.wit.
 
-import { log } from 'coapwasm:plugin/log@0.2.2';
-import { get, set } from 'coapwasm:plugin/key-value@0.2.2';
 import { getRandomU64 } from 'wasi:random/random@0.2.6';
+import {
+  JSON_FORMAT,
+  TEXT_PLAIN as TEXT,
+  decodeText,
+  kv,
+  log,
+  plugin,
+  queryValue,
+  resource,
+  response,
+} from './coapwasm.js';
 
 const PATH = '/dice';
-const TEXT = 0; // text/plain;charset=utf-8 (RFC 7252 §12.3)
-const JSON_FORMAT = 50; // application/json
 const SIDES_KEY = 'sides';
 const SIDES = { default: 6, min: 2, max: 1000 };
 const COUNT = { default: 1, min: 1, max: 100 };
@@ -32,24 +40,15 @@ class Failure extends Error {
 }
 
 export function describe() {
-  return {
-    name: 'dice',
-    version: '0.1.0',
-    resources: [
-      {
-        path: PATH,
-        methods: { get: true, put: true },
-        observable: false,
-        contentFormats: [JSON_FORMAT, TEXT],
-        attributes: [
-          { name: 'rt', value: 'dice' },
-          { name: 'if', value: 'sensor' },
-          { name: 'title', value: 'Dice (JavaScript)' },
-        ],
-        sampleIntervalMs: null,
-      },
-    ],
-  };
+  return plugin('dice', [
+    resource(PATH, {
+      methods: ['get', 'put'],
+      contentFormats: [JSON_FORMAT, TEXT],
+      rt: 'dice',
+      if: 'sensor',
+      title: 'Dice (JavaScript)',
+    }),
+  ]);
 }
 
 export function sample(_path) {
@@ -66,23 +65,23 @@ export function handle(request) {
     }
     // The host refuses the methods `describe` does not list.
     throw new Failure('method-not-allowed', 'GET or PUT only');
-  } catch (error) {
-    if (error instanceof Failure) {
-      return answer(error.code, TEXT, error.message);
+  } catch (failure) {
+    if (failure instanceof Failure) {
+      return answer(failure.code, TEXT, failure.message);
     }
-    throw error;
+    throw failure;
   }
 }
 
 function roll(request) {
-  const count = parameter(request.query, 'count', COUNT);
+  const count = parameter(request, 'count', COUNT);
   const sides = storedSides();
   const rolls = [];
   for (let i = 0; i < count; i++) {
     rolls.push(1 + randomBelow(sides));
   }
   const total = rolls.reduce((sum, roll) => sum + roll, 0);
-  log('debug', `${count}d${sides}: ${rolls.join(' ')}`);
+  log.debug(`${count}d${sides}: ${rolls.join(' ')}`);
   if (request.accept === TEXT) {
     return answer('content', TEXT, rolls.join(' '));
   }
@@ -95,13 +94,13 @@ function setSides(request) {
   }
   let text;
   try {
-    text = decode(request.payload).trim();
+    text = decodeText(request.payload).trim();
   } catch (_) {
     throw new Failure('bad-request', 'the number of sides is not UTF-8 text');
   }
   const sides = integer('sides', text, SIDES);
-  store(() => set(SIDES_KEY, encode(String(sides))));
-  log('info', `${request.source} set the dice to ${sides} sides`);
+  store(() => kv.set(SIDES_KEY, String(sides)));
+  log.info(`${request.source} set the dice to ${sides} sides`);
   return answer('changed', TEXT, String(sides));
 }
 
@@ -114,13 +113,9 @@ function randomBelow(n) {
 }
 
 /** The integer query parameter `name=N` (RFC 7252 §5.10.1: one Uri-Query option each), within its bounds. */
-function parameter(query, name, bounds) {
-  const prefix = `${name}=`;
-  const item = query.find((q) => q.startsWith(prefix));
-  if (item === undefined) {
-    return bounds.default;
-  }
-  return integer(name, item.slice(prefix.length), bounds);
+function parameter(request, name, bounds) {
+  const value = queryValue(request, name);
+  return value === null ? bounds.default : integer(name, value, bounds);
 }
 
 function integer(name, text, bounds) {
@@ -132,43 +127,22 @@ function integer(name, text, bounds) {
 }
 
 function storedSides() {
-  const stored = store(() => get(SIDES_KEY));
-  return stored === null || stored === undefined ? SIDES.default : Number(decode(stored));
+  const stored = store(() => kv.getText(SIDES_KEY));
+  return stored === null ? SIDES.default : Number(stored);
 }
 
-/** Runs a key-value operation; a store error (an exception, as an import's
- * WIT `result` arrives) becomes a 5.00. */
+/** Runs a key-value operation; a store error (a StoreError from the
+ * helper) becomes a 5.00. */
 function store(operation) {
   try {
     return operation();
-  } catch (error) {
-    log('error', `key-value store failed: ${JSON.stringify(error)}`);
+  } catch (failure) {
+    log.error(`key-value store failed: ${failure.message}`);
     throw new Failure('internal-server-error', 'the store failed');
   }
 }
 
 function answer(code, contentFormat, text) {
-  return {
-    code,
-    contentFormat,
-    // Every throw is new: caches must not keep one (RFC 7252 §5.10.5).
-    maxAge: 0,
-    etag: null,
-    locationPath: [],
-    locationQuery: [],
-    payload: encode(text),
-  };
-}
-
-function encode(text) {
-  const binary = unescape(encodeURIComponent(text));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) {
-    bytes[i] = binary.charCodeAt(i);
-  }
-  return bytes;
-}
-
-function decode(bytes) {
-  return decodeURIComponent(escape(String.fromCharCode(...bytes)));
+  // Every throw is new: caches must not keep one (RFC 7252 §5.10.5).
+  return response(code, { contentFormat, payload: text, maxAge: 0 });
 }

@@ -6,26 +6,13 @@ may run several instances at once and replaces one that trapped or was
 reloaded, and every one of them must greet the same name.
 """
 
-import json
-
+import coapwasm
 import wit_world
-from componentize_py_types import Err
-from wit_world.imports import key_value
-from wit_world.imports.log import Level, log
-from wit_world.imports.types import (
-    LinkAttribute,
-    Method,
-    Methods,
-    PluginDescription,
-    Request,
-    ResourceDescription,
-    Response,
-    ResponseCode,
-)
+from coapwasm import Method, Methods, Request, Response, ResponseCode, StoreError
 
 PATH = "/greeting"
-TEXT = 0  # text/plain;charset=utf-8 (RFC 7252 §12.3)
-JSON = 50  # application/json
+TEXT = coapwasm.TEXT_PLAIN  # text/plain;charset=utf-8 (RFC 7252 §12.3)
+JSON = coapwasm.JSON  # application/json
 NAME_KEY = "name"
 DEFAULT_NAME = "world"
 MAX_NAME_LENGTH = 64
@@ -42,24 +29,18 @@ class Failure(Exception):
 
 
 class WitWorld(wit_world.WitWorld):
-    def describe(self) -> PluginDescription:
-        return PluginDescription(
-            name="greeting",
+    def describe(self):
+        return coapwasm.plugin(
+            "greeting",
+            coapwasm.resource(
+                PATH,
+                Methods.GET | Methods.PUT | Methods.DELETE,
+                content_formats=[TEXT, JSON],
+                rt="greeting",
+                if_="parameter",
+                title="Greeting (Python)",
+            ),
             version="0.1.0",
-            resources=[
-                ResourceDescription(
-                    path=PATH,
-                    methods=Methods.GET | Methods.PUT | Methods.DELETE,
-                    observable=False,
-                    content_formats=[TEXT, JSON],
-                    attributes=[
-                        LinkAttribute("rt", "greeting"),
-                        LinkAttribute("if", "parameter"),
-                        LinkAttribute("title", "Greeting (Python)"),
-                    ],
-                    sample_interval_ms=None,
-                )
-            ],
         )
 
     def sample(self, path: str) -> bool:
@@ -71,25 +52,24 @@ class WitWorld(wit_world.WitWorld):
                 return greet(load_name(), request.accept)
             if request.method == Method.PUT:
                 name = requested_name(request)
-                store(lambda: key_value.set(NAME_KEY, name.encode()))
-                log(Level.INFO, f"{request.source} set the name to {name!r}")
-                return answer(ResponseCode.CHANGED, TEXT, name.encode())
+                store(lambda: coapwasm.kv.set(NAME_KEY, name))
+                coapwasm.log.info(f"{request.source} set the name to {name!r}")
+                return coapwasm.changed(name)
             if request.method == Method.DELETE:
-                store(lambda: key_value.delete(NAME_KEY))
-                log(Level.INFO, f"{request.source} reset the name")
-                return answer(ResponseCode.DELETED, None, b"")
+                store(lambda: coapwasm.kv.delete(NAME_KEY))
+                coapwasm.log.info(f"{request.source} reset the name")
+                return coapwasm.deleted()
             # The host refuses the methods `describe` does not list.
             raise Failure(ResponseCode.METHOD_NOT_ALLOWED, "GET, PUT or DELETE only")
         except Failure as failure:
-            return answer(failure.code, TEXT, failure.text.encode())
+            return coapwasm.error(failure.code, failure.text)
 
 
 def greet(name: str, accept) -> Response:
     text = f"Hello, {name}!"
     if accept == JSON:
-        body = json.dumps({"greeting": text, "name": name}, separators=(",", ":"))
-        return answer(ResponseCode.CONTENT, JSON, body.encode())
-    return answer(ResponseCode.CONTENT, TEXT, text.encode())
+        return coapwasm.json({"greeting": text, "name": name})
+    return coapwasm.text(text)
 
 
 def requested_name(request: Request) -> str:
@@ -99,7 +79,7 @@ def requested_name(request: Request) -> str:
             ResponseCode.UNSUPPORTED_CONTENT_FORMAT, "the name is text/plain (ct=0)"
         )
     try:
-        name = request.payload.decode("utf-8").strip()
+        name = coapwasm.payload_text(request).strip()
     except UnicodeDecodeError:
         raise Failure(ResponseCode.BAD_REQUEST, "the name is not UTF-8")
     if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
@@ -111,27 +91,13 @@ def requested_name(request: Request) -> str:
 
 
 def load_name() -> str:
-    stored = store(lambda: key_value.get(NAME_KEY))
-    return DEFAULT_NAME if stored is None else stored.decode("utf-8")
+    return store(lambda: coapwasm.kv.get_text(NAME_KEY, DEFAULT_NAME))
 
 
 def store(operation):
-    """Runs a key-value operation; a store error becomes a 5.00 (an `Err`
-    raised by the import, as componentize-py maps `result`)."""
+    """Runs a key-value operation; a store error becomes a 5.00."""
     try:
         return operation()
-    except Err as error:
-        log(Level.ERROR, f"key-value store failed: {error.value}")
+    except StoreError as error:
+        coapwasm.log.error(f"key-value store failed: {error}")
         raise Failure(ResponseCode.INTERNAL_SERVER_ERROR, "the store failed")
-
-
-def answer(code: ResponseCode, content_format, payload: bytes) -> Response:
-    return Response(
-        code=code,
-        content_format=content_format,
-        max_age=None,
-        etag=None,
-        location_path=[],
-        location_query=[],
-        payload=payload,
-    )

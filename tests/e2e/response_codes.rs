@@ -19,7 +19,9 @@ fn unknown_path_is_not_found() {
     }
 }
 
-/// RFC 7252 §5.9.2.6: a method the resource does not accept is 4.05.
+/// RFC 7252 §5.9.2.6: a method the resource does not accept is 4.05, its
+/// diagnostic (§5.5.2) naming methods as CoAP does (`POST`, not `Post`) and
+/// the ones the resource accepts.
 #[test]
 fn method_not_accepted_is_405() {
     let server = Server::with_plugins(&["led", "temperature"]);
@@ -37,6 +39,14 @@ fn method_not_accepted_is_405() {
             "{method} {target}: {response}"
         );
     }
+    let diagnostic = peer
+        .call(Code::POST, "/temperature")
+        .payload_text()
+        .to_owned();
+    assert_eq!(
+        diagnostic, "/temperature does not accept POST (it accepts GET, PUT)",
+        "the diagnostic"
+    );
 }
 
 /// RFC 7252 §5.8: "A request with an unrecognized or unsupported Method Code

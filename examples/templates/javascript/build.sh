@@ -70,11 +70,29 @@ fi
 
 out=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin
 mkdir -p "$out"
+
+# The helper module coapwasm.js, which app.js imports as './coapwasm.js':
+# jco 1.35's QuickJS backend reads a relative import from beside the
+# source when it builds, so no bundling is needed. A project of its own
+# has a copy beside app.js (`coapwasm new` puts it there); a plugin inside
+# the repository is built from a copy of its sources beside the
+# repository's helper, under target/ and replaced each build.
+sources=$plugin_dir
+if [ ! -f "$plugin_dir/coapwasm.js" ]; then
+    sources=$(cd "$out" && pwd)/.$name.js-sources
+    rm -rf "$sources"
+    mkdir -p "$sources"
+    tar -C "$plugin_dir" --exclude=./node_modules -cf - . | tar -C "$sources" -xf -
+    cp "$root/plugins/sdk/javascript/coapwasm.js" "$sources/"
+fi
+
 log "building the JavaScript plugin $name ($plugin_dir)"
 # jco resolves paths from the source's folder: give it absolute ones. The
 # result is written beside its place and renamed into it, so that a host
-# watching a copy never sees half a component.
-"$plugin_dir/node_modules/.bin/jco" componentize "$plugin_dir/app.js" \
+# watching a copy never sees half a component. From the sources' folder, so
+# that an exception's stack names `/app.js`.
+"$plugin_dir/node_modules/.bin/jco" componentize "$sources/app.js" \
+    --cwd "$sources" \
     --wit "$wit" --world-name plugin \
     --backend quickjs --backend-qjs-disable-async \
     -o "$(cd "$out" && pwd)/.$name.wasm.tmp" >/dev/null

@@ -7,56 +7,39 @@ wit/plugin.wit's `plugin` world come from componentize-py: the module
 (types, log, key_value, host_info, observe, collection). `componentize-py -d wit -w
 plugin bindings DIR` writes them out to read, with every type documented.
 
+The helper module `coapwasm` (plugins/sdk/python/coapwasm.py, which
+build.sh puts on the module path) wraps them as the Rust SDK does:
+`coapwasm.text(...)`, `coapwasm.json(...)`, `coapwasm.changed()`,
+`coapwasm.not_found(...)` and so on, `coapwasm.plugin(...)` and
+`coapwasm.resource(...)` for the description, `coapwasm.kv` and
+`coapwasm.log`.
+
 WIT maps to Python as: records are dataclasses, enums are Enum members
 (`Method.GET`), flags are Flag members (`Methods.GET | Methods.PUT`),
 option<T> is T or None, list<u8> is bytes, and an import's result<T, E>
 returns T or raises componentize_py_types.Err(E). An uncaught exception in
-an export traps: the host answers 5.00 and replaces the instance.
+an export traps: the host answers 5.00, replaces the instance, and writes
+the traceback (and anything else printed) to its log under plugin=<name>.
 """
 
+import coapwasm
 import wit_world
-from wit_world.imports.log import Level, log
-from wit_world.imports.types import (
-    LinkAttribute,
-    Methods,
-    PluginDescription,
-    Request,
-    ResourceDescription,
-    Response,
-    ResponseCode,
-)
-
-TEXT = 0  # Content-Format text/plain;charset=utf-8 (RFC 7252 §12.3)
+from coapwasm import Request, Response
 
 
 class WitWorld(wit_world.WitWorld):
-    def describe(self) -> PluginDescription:
-        return PluginDescription(
-            name="hello",  # names its key-value namespace; keep it across versions
+    def describe(self):
+        return coapwasm.plugin(
+            "hello",  # names its key-value namespace; keep it across versions
+            coapwasm.resource(
+                "/hello", content_formats=[coapwasm.TEXT_PLAIN], rt="greeting"
+            ),
             version="0.1.0",
-            resources=[
-                ResourceDescription(
-                    path="/hello",
-                    methods=Methods.GET,
-                    observable=False,
-                    content_formats=[TEXT],
-                    attributes=[LinkAttribute("rt", "greeting")],
-                    sample_interval_ms=None,
-                )
-            ],
         )
 
     def sample(self, path: str) -> bool:
         return False
 
     def handle(self, request: Request) -> Response:
-        log(Level.DEBUG, f"GET {request.path} from {request.source}")
-        return Response(
-            code=ResponseCode.CONTENT,
-            content_format=TEXT,
-            max_age=None,
-            etag=None,
-            location_path=[],
-            location_query=[],
-            payload=b"hello",
-        )
+        coapwasm.log.debug(f"GET {request.path} from {request.source}")
+        return coapwasm.text("hello")

@@ -60,7 +60,13 @@ mkdir -p "$out"
 log "building the Python plugin $name ($plugin_dir)"
 # Written beside the result and renamed into place, so that a host watching
 # a copy never sees half a component.
+# The helper module coapwasm.py: beside app.py in a project of its own (a
+# copy), else the repository's, as a second module path.
+python_path=(--python-path "$plugin_dir")
+if [ ! -f "$plugin_dir/coapwasm.py" ]; then
+    python_path+=(--python-path "$root/plugins/sdk/python")
+fi
 componentize_py --wit-path wit --world plugin componentize app \
-    --python-path "$plugin_dir" --output "$out/.$name.wasm.tmp" >/dev/null
+    "${python_path[@]}" --output "$out/.$name.wasm.tmp" >/dev/null
 mv -f "$out/.$name.wasm.tmp" "$out/$name.wasm"
 log "built $out/$name.wasm"

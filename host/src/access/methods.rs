@@ -92,6 +92,14 @@ pub fn name(method: Method) -> &'static str {
     }
 }
 
+/// A method as a person reads it in a diagnostic or a log line: `POST`,
+/// not the binding's `Method::Post`.
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(name(*self))
+    }
+}
+
 impl TryFrom<Vec<String>> for MethodSet {
     type Error = String;
 
@@ -133,6 +141,16 @@ mod tests {
 
     fn set(names: &[&str]) -> Result<MethodSet, String> {
         MethodSet::try_from(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn methods_display_as_coap_names_them() {
+        assert_eq!(Method::Post.to_string(), "POST");
+        assert_eq!(Method::Ipatch.to_string(), "iPATCH");
+        assert_eq!(
+            MethodSet::of(Methods::GET | Methods::PUT).to_string(),
+            "GET,PUT"
+        );
     }
 
     #[test]

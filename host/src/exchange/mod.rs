@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 
-use crate::access::{Decision, MethodSet, Policy};
+use crate::access::{Decision, MethodSet, Policy, methods};
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
 use crate::identity::{Identity, Requester};
 use crate::router::Router;
@@ -425,9 +425,19 @@ impl ExchangeLayer {
             .methods
             .contains(crate::access::methods::flag(options.method))
         {
+            // RFC 7252 §5.9.2.6; §5.5.2: a diagnostic a person reads, so the
+            // methods as CoAP names them.
+            let accepted = MethodSet::of(route.resource.methods)
+                .iter()
+                .map(methods::name);
             return respond(response::diagnostic(
                 ResponseType::MethodNotAllowed,
-                &format!("{} does not accept {:?}", options.path, options.method),
+                &format!(
+                    "{} does not accept {} (it accepts {})",
+                    options.path,
+                    options.method,
+                    accepted.collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
         if let Some(accept) = options.accept

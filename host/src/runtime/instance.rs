@@ -74,6 +74,13 @@ impl PluginInstance {
         self.store.set_epoch_deadline(1);
     }
 
+    /// Ends the last call's output: writes a last line it printed without
+    /// a newline, and tells whether it wrote to stderr, where a Python
+    /// traceback or a Rust panic's message would be.
+    pub fn end_output(&mut self) -> bool {
+        self.store.data().output.end_call()
+    }
+
     /// Publishes the changes the last call announced, each path once,
     /// whether the call returned or was stopped: what it wrote before a trap
     /// is stored, and its observers must learn of it.
@@ -103,6 +110,7 @@ impl PluginInstance {
         members: Option<Arc<MemberListing>>,
     ) {
         let state = self.store.data_mut();
+        state.output.rename(name.clone());
         state.name = name;
         state.namespace = Some(namespace);
         state.paths = paths;

@@ -66,6 +66,35 @@ impl LogLimiter {
         self.per_second
     }
 
+    /// Takes a token for one line of `plugin`'s own (through the `log`
+    /// import or printed on its stdout or stderr), and writes the host's
+    /// lines about dropping: the notice when a run of dropped lines starts,
+    /// the count of them before the next line that gets through. True if
+    /// the line may be written.
+    pub fn admit_line_of(&self, plugin: &str) -> bool {
+        match self.admit() {
+            Admission::Drop { notice: false } => false,
+            Admission::Drop { notice: true } => {
+                tracing::warn!(
+                    plugin,
+                    "dropping log lines of plugin {plugin}: past its burst of {} lines, {} a second",
+                    self.burst(),
+                    self.per_second()
+                );
+                false
+            }
+            Admission::Write { dropped: 0 } => true,
+            Admission::Write { dropped } => {
+                tracing::warn!(
+                    plugin,
+                    dropped,
+                    "dropped {dropped} log lines of plugin {plugin}"
+                );
+                true
+            }
+        }
+    }
+
     /// Takes a token for one line, if there is one.
     pub fn admit(&self) -> Admission {
         self.admit_at(Instant::now())

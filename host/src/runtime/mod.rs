@@ -14,6 +14,7 @@ mod log_limiter;
 pub mod manifest;
 mod member_listing;
 mod plugin;
+mod plugin_output;
 mod resource_events;
 mod state;
 

@@ -34,7 +34,8 @@ pub enum LoadError {
     /// that imports something the host does not provide.
     #[error("does not implement the coapwasm:plugin@0.2 world: {0}")]
     Link(String),
-    /// Instantiation or `describe` failed.
+    /// Instantiation or `describe` failed; the reason says so if the plugin
+    /// wrote to stderr meanwhile (a Python traceback, a Rust panic).
     #[error("describe failed: {0}")]
     Describe(String),
     /// The manifest beside the component is unreadable or invalid.
@@ -49,8 +50,16 @@ pub enum LoadError {
 #[derive(Debug, Error)]
 pub enum CallError {
     /// The plugin trapped (a panic, an out-of-bounds access, ...).
-    #[error("plugin {plugin} trapped: {reason}")]
-    Trap { plugin: Arc<str>, reason: String },
+    /// `printed`: it wrote to stderr during the call, most likely why (a
+    /// Python traceback, a Rust panic's message), and the client is told
+    /// where that is. The pointer is all: what a plugin prints may hold
+    /// what the peer should not read.
+    #[error("plugin {plugin} trapped: {reason}{}", diagnostic_pointer(*.printed, plugin))]
+    Trap {
+        plugin: Arc<str>,
+        reason: String,
+        printed: bool,
+    },
     /// The plugin ran past its CPU time for one call.
     #[error("plugin {plugin} ran past its CPU time of {} ms", limit.as_millis())]
     CpuTime { plugin: Arc<str>, limit: Duration },
@@ -111,10 +120,7 @@ impl Plugin {
             .and_then(PluginPre::new)
             .map_err(|e| LoadError::Link(whole_chain(&e)))?;
 
-        let file_name: Arc<str> = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into())
-            .unwrap_or_else(|| "plugin".into());
+        let file_name = file_name_of(file);
         let log_limiter = Arc::new(LogLimiter::new(
             limits.log_burst,
             limits.log_lines_per_second,
@@ -134,10 +140,15 @@ impl Plugin {
         let mut instance = PluginInstance::new(&pre, state)
             .await
             .map_err(|e| LoadError::Describe(root_cause(&e)))?;
-        let description = tokio::time::timeout(limits.call_timeout, instance.describe())
-            .await
+        let described = tokio::time::timeout(limits.call_timeout, instance.describe()).await;
+        let printed = instance.end_output();
+        let description = described
             .map_err(|_| LoadError::Describe("timed out".to_owned()))?
-            .map_err(|e| LoadError::Describe(trap_reason(&e)))?;
+            .map_err(|e| {
+                let reason = trap_reason(&e);
+                let name = file_name_of(file);
+                LoadError::Describe(format!("{reason}{}", log_pointer(printed, &name)))
+            })?;
         validate(&description).map_err(LoadError::Invalid)?;
 
         let name: Arc<str> = description.name.as_str().into();
@@ -268,6 +279,7 @@ impl Plugin {
         let timeout = self.limits.call_timeout;
         let outcome = tokio::time::timeout(timeout, call(&mut instance)).await;
         instance.publish_announced();
+        let printed = instance.end_output();
         match outcome {
             Ok(Ok(value)) => {
                 self.pool.put_back(instance);
@@ -287,11 +299,13 @@ impl Plugin {
             }
             Ok(Err(error)) => {
                 let reason = trap_reason(&error);
-                self.warn_failure(path, &format!("trapped: {reason}"));
+                let pointer = log_pointer(printed, &self.name);
+                self.warn_failure(path, &format!("trapped: {reason}{pointer}"));
                 tracing::debug!(plugin = &*self.name, "trap in detail: {error:?}");
                 Err(CallError::Trap {
                     plugin: self.name.clone(),
                     reason,
+                    printed,
                 })
             }
             Err(_) => {
@@ -349,6 +363,35 @@ impl Plugin {
                 plugin: self.name.clone(),
                 reason: root_cause(&e),
             })
+    }
+}
+
+/// The name a plugin's lines carry until it has described itself: its
+/// file's.
+fn file_name_of(file: &Path) -> Arc<str> {
+    file.file_name()
+        .map(|n| n.to_string_lossy().into())
+        .unwrap_or_else(|| "plugin".into())
+}
+
+/// For the host's line about a trap: where the plugin's own account of it
+/// is, if it printed one on stderr during the call (the lines just before,
+/// unless the rate limit dropped them).
+fn log_pointer(printed: bool, plugin: &str) -> String {
+    if printed {
+        format!(" (what it printed on stderr is in the log above, plugin={plugin})")
+    } else {
+        String::new()
+    }
+}
+
+/// For a trap's 5.00 diagnostic (RFC 7252 §5.5.2): the same pointer, for a
+/// client that is the plugin's author; a few dozen bytes.
+fn diagnostic_pointer(printed: bool, plugin: &str) -> String {
+    if printed {
+        format!(" (its stderr is in the host's log, plugin={plugin})")
+    } else {
+        String::new()
     }
 }
 

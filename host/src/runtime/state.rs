@@ -1,5 +1,6 @@
-//! What each plugin instance's store holds: its WASI context (clocks and
-//! randomness only) and its handles to the host.
+//! What each plugin instance's store holds: its WASI context (clocks,
+//! randomness, stdout and stderr into the host's log) and its handles to the
+//! host.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::host_context::HostContext;
 use super::log_limiter::LogLimiter;
 use super::manifest::Capabilities;
 use super::member_listing::MemberListing;
+use super::plugin_output::{PluginOutput, Stream};
 use crate::identity::Requester;
 use crate::kv_store::Namespace;
 
@@ -41,6 +43,8 @@ pub struct PluginState {
     pub(crate) host: Arc<HostContext>,
     /// The plugin's log rate limit, shared by all its instances.
     pub(crate) log_limiter: Arc<LogLimiter>,
+    /// The instance's stdout and stderr, written into the host's log.
+    pub(crate) output: PluginOutput,
     /// Linear memory, tables and instances the instance may grow to.
     pub(crate) limits: StoreLimits,
     /// Epoch ticks the current call has run for, and how many it may.
@@ -60,10 +64,12 @@ pub struct PluginState {
 
 impl PluginState {
     /// State for a new instance. The WASI context has no preopened
-    /// directories, no environment, no arguments, no stdio and no network,
+    /// directories, no environment, no arguments, no stdin and no network,
     /// but what the plugin's manifest grants (`capabilities`): beyond that, a
     /// plugin reaches only what the imports of the world give it. A denied
-    /// access fails inside the plugin, as an error from WASI.
+    /// access fails inside the plugin, as an error from WASI. Its stdout
+    /// and stderr are lines in the host's log (see `plugin_output`): where
+    /// a Python traceback or a Rust panic's message is printed.
     pub fn new(
         name: Arc<str>,
         namespace: Option<Namespace>,
@@ -73,7 +79,10 @@ impl PluginState {
         limits: &RuntimeLimits,
         capabilities: &Capabilities,
     ) -> wasmtime::Result<Self> {
+        let output = PluginOutput::new(name.clone(), log_limiter.clone());
         let mut wasi = WasiCtx::builder();
+        wasi.stdout(output.stream(Stream::Stdout));
+        wasi.stderr(output.stream(Stream::Stderr));
         for name in &capabilities.environment {
             if let Ok(value) = std::env::var(name) {
                 wasi.env(name, value);
@@ -95,6 +104,7 @@ impl PluginState {
             paths,
             host,
             log_limiter,
+            output,
             // A failed memory.grow traps with a message that names it, rather
             // than leaving the guest's allocator to abort obscurely.
             limits: StoreLimitsBuilder::new()

@@ -2,7 +2,6 @@
 //! the plugin's rate limit (`runtime.log_burst`, `runtime.log_lines_per_second`).
 
 use crate::runtime::bindings::log::{Host, Level};
-use crate::runtime::log_limiter::Admission;
 use crate::runtime::state::PluginState;
 
 /// Longer messages are cut, so that a plugin cannot flood the log with one call.
@@ -27,26 +26,8 @@ impl Host for PluginState {
             return;
         }
         let plugin = &*self.name;
-        match self.log_limiter.admit() {
-            Admission::Drop { notice: false } => return,
-            Admission::Drop { notice: true } => {
-                let limiter = &self.log_limiter;
-                tracing::warn!(
-                    plugin,
-                    "dropping log lines of plugin {plugin}: past its burst of {} lines, {} a second",
-                    limiter.burst(),
-                    limiter.per_second()
-                );
-                return;
-            }
-            Admission::Write { dropped: 0 } => {}
-            Admission::Write { dropped } => {
-                tracing::warn!(
-                    plugin,
-                    dropped,
-                    "dropped {dropped} log lines of plugin {plugin}"
-                );
-            }
+        if !self.log_limiter.admit_line_of(plugin) {
+            return;
         }
         if message.len() > MAX_MESSAGE_LEN {
             let mut cut = MAX_MESSAGE_LEN;

@@ -3,7 +3,12 @@
 //! that the end-to-end tests can check the per-plugin log rate limit.
 //!
 //! `lines=` and `len=` change how many lines and how long; `level=debug`
-//! logs them at the debug level instead of info. Answers `logged N`.
+//! logs them at the debug level instead of info; `to=stderr` or `to=stdout`
+//! prints them there instead of calling the `log` import (the host routes a
+//! plugin's WASI stdout and stderr into its log, within the same limit).
+//! Answers `logged N`.
+
+use std::io::Write;
 
 use coapwasm_sdk::{
     Methods, Plugin, PluginDescription, Request, ResourceDescription, Response, log,
@@ -33,8 +38,27 @@ impl Plugin for Chatter {
             _ => log::Level::Info,
         };
         let filler = "x".repeat(len.saturating_sub(16));
-        for i in 0..lines {
-            log::log(level, &format!("chatter {i:06} {filler}"));
+        // Errors are ignored as `println!` would panic on them: a line the
+        // host drops must not turn into a trap.
+        match request.query_value("to") {
+            Some("stderr") => {
+                let mut stderr = std::io::stderr().lock();
+                for i in 0..lines {
+                    let _ = writeln!(stderr, "chatter {i:06} {filler}");
+                }
+            }
+            Some("stdout") => {
+                let mut stdout = std::io::stdout().lock();
+                for i in 0..lines {
+                    let _ = writeln!(stdout, "chatter {i:06} {filler}");
+                }
+                let _ = stdout.flush();
+            }
+            _ => {
+                for i in 0..lines {
+                    log::log(level, &format!("chatter {i:06} {filler}"));
+                }
+            }
         }
         Response::text(format!("logged {lines}"))
     }
