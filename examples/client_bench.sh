@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times one request from the command line, process start included: GET /led
 # from a coapwasm host on loopback by `coapwasm get`, libcoap's
-# `coap-client-notls` and aiocoap's `aiocoap-client`, each run N times in
+# `coap-client-notls` and `coap-client-openssl` (which, like coapwasm, loads
+# libssl), and aiocoap's `aiocoap-client`, each run N times in
 # sequence (default 200; aiocoap 20, it is Python), 3 rounds. Prints the
 # median and the 10th-90th percentiles of each round's wall time per run.
 #
@@ -45,9 +46,10 @@ for round in range(3):
             sys.exit(f"{name}: {' '.join(command)} exited {done.returncode}")
     times.sort()
     p10, p90 = times[len(times) // 10], times[len(times) * 9 // 10]
-    print(f"{name:16} round {round + 1}: median {statistics.median(times):6.2f} ms  (p10 {p10:.2f}, p90 {p90:.2f}) over {count} runs")
+    print(f"{name:20} round {round + 1}: median {statistics.median(times):6.2f} ms  (p10 {p10:.2f}, p90 {p90:.2f}) over {count} runs")
 PY
 }
 measure "coapwasm get" "$runs" "$bin" get "$uri"
-measure "coap-client" "$runs" coap-client-notls "$uri"
+measure "coap-client-notls" "$runs" coap-client-notls "$uri"
+measure "coap-client-openssl" "$runs" coap-client-openssl "$uri"
 measure "aiocoap-client" 20 aiocoap-client "$uri"
