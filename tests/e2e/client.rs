@@ -326,6 +326,17 @@ fn verbose_shows_datagrams_and_non_sends_non() {
         "{trace}"
     );
 
+    // A host name: sent as Uri-Host (RFC 7252 §6.4 step 5); where localhost
+    // is ::1 first, where nothing listens, the next address is tried.
+    let named = format!("coap://localhost:{}/led", server.addr().port());
+    let output = coapwasm(&["get", "-v", &named]);
+    assert_status(&output, 0);
+    assert!(
+        stderr(&output).contains("Uri-Host: localhost"),
+        "{}",
+        stderr(&output)
+    );
+
     let quiet = coapwasm(&["get", "-q", &server.uri("/led")]);
     assert_status(&quiet, 0);
     assert!(quiet.stderr.is_empty(), "-q: only the payload");

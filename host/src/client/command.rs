@@ -475,6 +475,7 @@ struct Stop {
     after: Option<Duration>,
 }
 
+#[derive(Clone)]
 enum Mode {
     Once,
     Observe { stop: Stop, jsonl: bool },
@@ -528,31 +529,68 @@ fn run(uri: &CoapUri, request: Request, common: &CommonArgs, mode: Mode) -> Exit
             return ExitStatus::Usage;
         }
     };
-    let peer = match uri.resolve() {
-        Ok(peer) => peer,
+    let peers = match uri.resolve_all() {
+        Ok(peers) => peers,
         Err(error) => {
             eprintln!("error: {error:#}");
             return ExitStatus::Failure;
         }
     };
-    let timeout = Duration::from_secs_f64(common.timeout);
-    let started = Instant::now();
-    let deadline = started + timeout;
-    let observing = matches!(mode, Mode::Observe { .. });
-    if observing {
+    if matches!(mode, Mode::Observe { .. }) {
         catch_signals();
     }
+    let started = Instant::now();
+    // A name with several addresses (localhost: ::1 and 127.0.0.1) is tried
+    // address by address while nothing listens at the one tried.
+    for (i, &peer) in peers.iter().enumerate() {
+        let last = i + 1 == peers.len();
+        if let Some(status) = run_on(
+            peer,
+            credentials.as_ref(),
+            request.clone(),
+            common,
+            &mode,
+            started,
+            last,
+        ) {
+            return status;
+        }
+    }
+    ExitStatus::Failure
+}
+
+/// [`run`] on one address; None when nothing listens there, nothing was
+/// answered and another address is left to try.
+fn run_on(
+    peer: std::net::SocketAddr,
+    credentials: Option<&ClientCredentials>,
+    request: Request,
+    common: &CommonArgs,
+    mode: &Mode,
+    started: Instant,
+    last: bool,
+) -> Option<ExitStatus> {
+    let mode = mode.clone();
+    let timeout = Duration::from_secs_f64(common.timeout);
+    let deadline = started + timeout;
+    let next_address = |error: &anyhow::Error| {
+        !last
+            && error
+                .downcast_ref::<super::connection::Unreachable>()
+                .is_some()
+    };
     let trace = common.verbose.then_some(trace_datagram as fn(&str, &[u8]));
-    let mut connection = match Connection::open(peer, credentials.as_ref(), deadline, trace) {
+    let mut connection = match Connection::open(peer, credentials, deadline, trace) {
         Ok(connection) => connection,
+        Err(error) if next_address(&error) => return None,
         Err(error) => {
             let timed_out = format!("{error:#}").contains("timed out");
             eprintln!("error: {error:#}");
-            return if timed_out {
+            return Some(if timed_out {
                 ExitStatus::Timeout
             } else {
                 ExitStatus::Failure
-            };
+            });
         }
     };
     let mut view = View::new(common, &mode);
@@ -576,9 +614,12 @@ fn run(uri: &CoapUri, request: Request, common: &CommonArgs, mode: Mode) -> Exit
             match event {
                 Event::Transmit(datagram) => {
                     if let Err(error) = connection.send(&datagram) {
+                        if status.is_none() && next_address(&error) {
+                            return None;
+                        }
                         view.clear_progress();
                         eprintln!("error: {error:#}");
-                        return ExitStatus::Failure;
+                        return Some(ExitStatus::Failure);
                     }
                 }
                 Event::Progress { done, total } => view.progress(done, total, started),
@@ -675,6 +716,9 @@ fn run(uri: &CoapUri, request: Request, common: &CommonArgs, mode: Mode) -> Exit
                 exchange.on_timeout(now, &mut events);
             }
             Err(error) => {
+                if status.is_none() && next_address(&error) {
+                    return None;
+                }
                 view.clear_progress();
                 eprintln!("error: {error:#}");
                 if status.is_none() {
@@ -686,7 +730,7 @@ fn run(uri: &CoapUri, request: Request, common: &CommonArgs, mode: Mode) -> Exit
     }
     connection.close();
     let _ = std::io::stdout().flush();
-    status.unwrap_or(ExitStatus::Success)
+    Some(status.unwrap_or(ExitStatus::Success))
 }
 
 fn far_future(now: Instant) -> Instant {

@@ -227,7 +227,12 @@ impl Connection {
     }
 }
 
-/// What an ICMP port unreachable means to the user.
+/// An ICMP port unreachable: nothing listens at the address (another
+/// address of the same name may be worth a try).
+#[derive(Debug, thiserror::Error)]
+#[error("nothing listens at {0} (ICMP port unreachable)")]
+pub struct Unreachable(pub SocketAddr);
+
 fn unreachable(peer: SocketAddr) -> anyhow::Error {
-    anyhow::anyhow!("nothing listens at {peer} (ICMP port unreachable)")
+    Unreachable(peer).into()
 }

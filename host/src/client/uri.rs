@@ -100,14 +100,22 @@ impl CoapUri {
     /// The peer's address: the literal, or the first address the name
     /// resolves to.
     pub fn resolve(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.resolve_all()?[0])
+    }
+
+    /// Every address of the host, in the resolver's order (never empty).
+    pub fn resolve_all(&self) -> anyhow::Result<Vec<SocketAddr>> {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
-            return Ok(SocketAddr::new(ip, self.port));
+            return Ok(vec![SocketAddr::new(ip, self.port)]);
         }
-        (self.host.as_str(), self.port)
+        let addresses: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .with_context(|| format!("cannot resolve {}", self.host))?
-            .next()
-            .with_context(|| format!("{} has no address", self.host))
+            .collect();
+        if addresses.is_empty() {
+            bail!("{} has no address", self.host);
+        }
+        Ok(addresses)
     }
 
     /// The same authority with another path and query: the URI of
