@@ -41,6 +41,11 @@ struct Cli {
 enum Command {
     /// Serve the plugins in a folder over CoAP/UDP.
     Serve(ServeArgs),
+    /// Write a new plugin project, ready to build, into ./NAME (or --dir).
+    New(coapwasm::authoring::NewArgs),
+    /// Load components as the host would: describe them, or say why the
+    /// host would refuse them (exit status 1).
+    Check(coapwasm::authoring::CheckArgs),
 }
 
 /// Flags override the config file, which overrides the defaults.
@@ -100,7 +105,19 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let Command::Serve(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::New(args) => coapwasm::authoring::new_project::run(&args)
+            .map_or_else(|error| fail(&error), |()| ExitCode::SUCCESS),
+        Command::Check(args) => match coapwasm::authoring::check::run(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => fail(&error),
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
     let config = match args.into_config() {
         Ok(config) => config,
         Err(error) => return fail(&error),
