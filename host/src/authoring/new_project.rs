@@ -59,6 +59,11 @@ pub fn run(args: &NewArgs) -> anyhow::Result<()> {
     }
 
     let build = dir.join("build.sh");
+    let component = dir.join("target/wasm32-wasip2/plugin").join(component_name(
+        args.language,
+        &args.name,
+        &dir,
+    ));
     println!(
         "created the {} plugin {:?} serving {path} in {}",
         args.language.name(),
@@ -70,8 +75,11 @@ pub fn run(args: &NewArgs) -> anyhow::Result<()> {
         "            (the first build {}; the last line names the .wasm)",
         args.language.first_build()
     );
-    println!("check it:   coapwasm check FILE.wasm");
-    println!("serve it:   copy the .wasm into the host's plugins folder; a running host loads it");
+    println!("check it:   coapwasm check {}", component.display());
+    println!(
+        "serve it:   copy {} into the host's plugins folder; a running host loads it",
+        component.display()
+    );
     if matches!(args.language, Language::C | Language::Go) && repository.is_none() {
         println!(
             "componentize: build.sh needs it; set COMPONENTIZE to its path or put it on PATH \
@@ -79,6 +87,22 @@ pub fn run(args: &NewArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The file name of the component the project's build writes (unless
+/// `CARGO_TARGET_DIR` moves it): Cargo names it after the crate, the other
+/// build scripts after the project's folder.
+fn component_name(language: Language, name: &str, dir: &Path) -> String {
+    match language {
+        Language::Rust => format!("{}.wasm", name.replace('-', "_")),
+        _ => {
+            let folder = std::path::absolute(dir)
+                .ok()
+                .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| name.to_owned());
+            format!("{folder}.wasm")
+        }
+    }
 }
 
 /// The project's files, relative to its folder.
