@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod allocator;
+pub mod authoring;
 pub mod client;
 pub mod collection;
 pub mod config;

@@ -65,6 +65,11 @@ enum Command {
     Observe(ObserveArgs),
     /// List a server's resources (/.well-known/core, RFC 6690) as a table.
     Discover(DiscoverArgs),
+    /// Write a new plugin project, ready to build, into ./NAME (or --dir).
+    New(coapwasm::authoring::NewArgs),
+    /// Load components as the host would: describe them, or say why the
+    /// host would refuse them (exit status 1).
+    Check(coapwasm::authoring::CheckArgs),
 }
 
 /// Flags override the config file, which overrides the defaults.
@@ -124,18 +129,28 @@ impl ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let args = match Cli::parse().command {
-        Command::Serve(args) => args,
-        Command::Get(args) => return client::request(RequestType::Get, args),
-        Command::Put(args) => return client::request(RequestType::Put, args),
-        Command::Post(args) => return client::request(RequestType::Post, args),
-        Command::Delete(args) => return client::request(RequestType::Delete, args),
-        Command::Fetch(args) => return client::request(RequestType::Fetch, args),
-        Command::Patch(args) => return client::request(RequestType::Patch, args),
-        Command::IPatch(args) => return client::request(RequestType::IPatch, args),
-        Command::Observe(args) => return client::observe(args),
-        Command::Discover(args) => return client::discover(args),
-    };
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Get(args) => client::request(RequestType::Get, args),
+        Command::Put(args) => client::request(RequestType::Put, args),
+        Command::Post(args) => client::request(RequestType::Post, args),
+        Command::Delete(args) => client::request(RequestType::Delete, args),
+        Command::Fetch(args) => client::request(RequestType::Fetch, args),
+        Command::Patch(args) => client::request(RequestType::Patch, args),
+        Command::IPatch(args) => client::request(RequestType::IPatch, args),
+        Command::Observe(args) => client::observe(args),
+        Command::Discover(args) => client::discover(args),
+        Command::New(args) => coapwasm::authoring::new_project::run(&args)
+            .map_or_else(|error| fail(&error), |()| ExitCode::SUCCESS),
+        Command::Check(args) => match coapwasm::authoring::check::run(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => fail(&error),
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
     let config = match args.into_config() {
         Ok(config) => config,
         Err(error) => return fail(&error),

@@ -8,6 +8,7 @@ pub mod artifacts;
 pub mod blocks;
 pub mod child;
 pub mod coap_client;
+pub mod command;
 pub mod datagram;
 pub mod latency_probe;
 pub mod link_format;

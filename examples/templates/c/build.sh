@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a coapwasm plugin written in C: every *.c file in the plugin's folder
 # (default: this script's folder; else the folder given as $1) becomes
-# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root.
+# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root, or
+# under the project for one that `coapwasm new` wrote (wit/ beside it).
 #
 #   1. clang, lld and wasi-libc from Debian (installed if missing) compile
 #      the sources with the world's bindings into a WASI preview1 core module
@@ -17,11 +18,13 @@ set -euo pipefail
 plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
 name=$(basename "$plugin_dir")
 
-# The repository root: the nearest folder above that holds wit/plugin.wit.
+# Where wit/plugin.wit is: beside the plugin in a project of its own
+# (`coapwasm new`), else in the repository above it.
 root=$plugin_dir
 until [ -f "$root/wit/plugin.wit" ]; do
     if [ "$root" = / ]; then
-        echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
+        echo "no wit/plugin.wit in $plugin_dir or above it: start a plugin with \`coapwasm new\`," \
+            "or keep it inside the coapwasm repository" >&2
         exit 1
     fi
     root=$(dirname "$root")
@@ -44,9 +47,29 @@ if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null \
         clang lld wasi-libc libclang-rt-dev-wasm32 </dev/null
 fi
 
+# componentize (examples/componentize, a workspace binary): built here when
+# the plugin is inside the repository. A project outside it (`coapwasm new`)
+# uses, in order: the path in COMPONENTIZE; a build in the coapwasm checkout
+# `coapwasm new` came from (recorded on the next line; COAPWASM_REPO
+# overrides it); the componentize on PATH.
+coapwasm_repo=${COAPWASM_REPO:-}
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --quiet --release --locked -p componentize
-componentize=$target_dir/release/componentize
+if [ -f "$root/examples/componentize/Cargo.toml" ]; then
+    cargo build --quiet --release --locked -p componentize
+    componentize=$target_dir/release/componentize
+elif [ -n "${COMPONENTIZE:-}" ]; then
+    componentize=$COMPONENTIZE
+elif [ -n "$coapwasm_repo" ] && [ -f "$coapwasm_repo/examples/componentize/Cargo.toml" ]; then
+    (cd "$coapwasm_repo" && cargo build --quiet --release --locked -p componentize)
+    case $target_dir in /*) componentize=$target_dir ;; *) componentize=$coapwasm_repo/$target_dir ;; esac
+    componentize=$componentize/release/componentize
+elif command -v componentize >/dev/null; then
+    componentize=$(command -v componentize)
+else
+    echo "componentize not found: set COMPONENTIZE to its path or COAPWASM_REPO to a coapwasm" \
+        "checkout, or run \`cargo install --locked --path examples/componentize\` in one" >&2
+    exit 1
+fi
 
 build=$target_dir/c-plugins/$name
 # One build of a plugin at a time: two would delete each other's files.
@@ -64,4 +87,4 @@ clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Wextra \
     "$plugin_dir"/*.c "$build/plugin.c" "$build/plugin_component_type.o" \
     -Wl,--strip-all
 "$componentize" new --wit wit "$build/$name.core.wasm" -o "$target_dir/wasm32-wasip2/plugin/$name.wasm"
-log "built $target_dir/wasm32-wasip2/plugin/$name.wasm"
+log "built $(cd "$target_dir/wasm32-wasip2/plugin" && pwd)/$name.wasm"

@@ -2,7 +2,8 @@
 # Builds a coapwasm plugin written in Go: the package export_wit_world (and
 # any other package) in the plugin's folder (default: this script's folder;
 # else the folder given as $1) becomes
-# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root.
+# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root, or
+# under the project for one that `coapwasm new` wrote (wit/ beside it).
 #
 #   1. examples/componentize (a workspace binary) writes the world's bindings
 #      with wit-bindgen's Go generator: a Go module `wit_component` whose main
@@ -21,11 +22,13 @@ set -euo pipefail
 plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
 name=$(basename "$plugin_dir")
 
-# The repository root: the nearest folder above that holds wit/plugin.wit.
+# Where wit/plugin.wit is: beside the plugin in a project of its own
+# (`coapwasm new`), else in the repository above it.
 root=$plugin_dir
 until [ -f "$root/wit/plugin.wit" ]; do
     if [ "$root" = / ]; then
-        echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
+        echo "no wit/plugin.wit in $plugin_dir or above it: start a plugin with \`coapwasm new\`," \
+            "or keep it inside the coapwasm repository" >&2
         exit 1
     fi
     root=$(dirname "$root")
@@ -50,9 +53,29 @@ if [ -z "$go" ] || [ ! -x "$go" ] || ! "$go" version | grep -q "go$go_version ";
     go=$(go_binary)
 fi
 
+# componentize (examples/componentize, a workspace binary): built here when
+# the plugin is inside the repository. A project outside it (`coapwasm new`)
+# uses, in order: the path in COMPONENTIZE; a build in the coapwasm checkout
+# `coapwasm new` came from (recorded on the next line; COAPWASM_REPO
+# overrides it); the componentize on PATH.
+coapwasm_repo=${COAPWASM_REPO:-}
 target_dir=${CARGO_TARGET_DIR:-target}
-cargo build --quiet --release --locked -p componentize
-componentize=$target_dir/release/componentize
+if [ -f "$root/examples/componentize/Cargo.toml" ]; then
+    cargo build --quiet --release --locked -p componentize
+    componentize=$target_dir/release/componentize
+elif [ -n "${COMPONENTIZE:-}" ]; then
+    componentize=$COMPONENTIZE
+elif [ -n "$coapwasm_repo" ] && [ -f "$coapwasm_repo/examples/componentize/Cargo.toml" ]; then
+    (cd "$coapwasm_repo" && cargo build --quiet --release --locked -p componentize)
+    case $target_dir in /*) componentize=$target_dir ;; *) componentize=$coapwasm_repo/$target_dir ;; esac
+    componentize=$componentize/release/componentize
+elif command -v componentize >/dev/null; then
+    componentize=$(command -v componentize)
+else
+    echo "componentize not found: set COMPONENTIZE to its path or COAPWASM_REPO to a coapwasm" \
+        "checkout, or run \`cargo install --locked --path examples/componentize\` in one" >&2
+    exit 1
+fi
 
 build=$target_dir/go-plugins/$name
 # One build of a plugin at a time: two would delete each other's files.
@@ -63,8 +86,11 @@ rm -rf "$build"
 mkdir -p "$build" "$target_dir/wasm32-wasip2/plugin"
 log "building the Go plugin $name ($plugin_dir)"
 "$componentize" bindings go --wit wit --out "$build"
-cp -R "$plugin_dir"/. "$build"/
-rm -f "$build/build.sh"
+# All of the plugin's folder but build.sh and, in a project of its own, the
+# target/ this build is in.
+build_abs=$(cd "$build" && pwd)
+(cd "$plugin_dir" && find . -mindepth 1 -maxdepth 1 ! -name target ! -name build.sh \
+    -exec cp -R {} "$build_abs"/ \;)
 # Go's caches under target/ unless set: a CI user may have no HOME.
 case $target_dir in /*) go_dir=$target_dir/go ;; *) go_dir=$PWD/$target_dir/go ;; esac
 export GOCACHE=${GOCACHE:-$go_dir/cache} GOPATH=${GOPATH:-$go_dir/path}
@@ -74,4 +100,4 @@ export GOCACHE=${GOCACHE:-$go_dir/cache} GOPATH=${GOPATH:-$go_dir/path}
 (cd "$build" && env GOOS=wasip1 GOARCH=wasm GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local \
     "$go" build -trimpath -buildmode=c-shared -ldflags='-s -w -checklinkname=0' -o "$name.core.wasm")
 "$componentize" new --wit wit "$build/$name.core.wasm" -o "$target_dir/wasm32-wasip2/plugin/$name.wasm"
-log "built $target_dir/wasm32-wasip2/plugin/$name.wasm"
+log "built $(cd "$target_dir/wasm32-wasip2/plugin" && pwd)/$name.wasm"

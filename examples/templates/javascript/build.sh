@@ -2,7 +2,8 @@
 # Builds a coapwasm plugin written in JavaScript: the module app.js (and the
 # modules it imports) in the plugin's folder (default: this script's folder;
 # else the folder given as $1) becomes
-# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root.
+# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root, or
+# under the project for one that `coapwasm new` wrote (wit/ beside it).
 #
 # jco's QuickJS backend (componentize-qjs: the QuickJS-NG engine, its state
 # after app.js's top level snapshotted into the component) does the work:
@@ -26,15 +27,21 @@ set -euo pipefail
 plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
 name=$(basename "$plugin_dir")
 
-# The repository root: the nearest folder above that holds wit/plugin.wit.
-root=$(dirname "$plugin_dir")
-until [ -f "$root/wit/plugin.wit" ]; do
-    if [ "$root" = / ]; then
-        echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
-        exit 1
-    fi
-    root=$(dirname "$root")
-done
+# Where wit/plugin.wit is: beside the plugin in a project of its own
+# (`coapwasm new`), else in the repository above it (where a plugin's own
+# wit/ is a world of its own, below).
+root=$plugin_dir
+if [ ! -f "$root/wit/plugin.wit" ]; then
+    root=$(dirname "$plugin_dir")
+    until [ -f "$root/wit/plugin.wit" ]; do
+        if [ "$root" = / ]; then
+            echo "no wit/plugin.wit in $plugin_dir or above it: start a plugin with \`coapwasm new\`," \
+                "or keep it inside the coapwasm repository" >&2
+            exit 1
+        fi
+        root=$(dirname "$root")
+    done
+fi
 cd "$root"
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -60,7 +67,7 @@ if [ ! "$plugin_dir/node_modules/.package-lock.json" -nt "$plugin_dir/package-lo
 fi
 
 wit=$root/wit
-if [ -d "$plugin_dir/wit" ]; then
+if [ "$root" != "$plugin_dir" ] && [ -d "$plugin_dir/wit" ]; then
     wit=$(mktemp -d)
     trap 'rm -rf "$wit"' EXIT
     cp -r "$plugin_dir/wit/." "$wit/"
@@ -70,6 +77,7 @@ fi
 
 out=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # so that the last line says where, wherever it runs
 
 # The helper module coapwasm.js, which app.js imports as './coapwasm.js':
 # jco 1.35's QuickJS backend reads a relative import from beside the

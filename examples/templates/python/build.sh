@@ -2,7 +2,8 @@
 # Builds a coapwasm plugin written in Python: the module app.py (and any
 # other modules beside it) in the plugin's folder (default: this script's
 # folder; else the folder given as $1) becomes
-# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root.
+# target/wasm32-wasip2/plugin/<folder name>.wasm under the repository root, or
+# under the project for one that `coapwasm new` wrote (wit/ beside it).
 #
 # componentize-py (pinned, from PyPI; installed if missing, pip from Debian
 # if that is missing too) generates the world's bindings, embeds CPython and
@@ -17,11 +18,13 @@ componentize_py_version=0.25.1
 plugin_dir=$(cd "${1:-$(dirname "$0")}" && pwd)
 name=$(basename "$plugin_dir")
 
-# The repository root: the nearest folder above that holds wit/plugin.wit.
+# Where wit/plugin.wit is: beside the plugin in a project of its own
+# (`coapwasm new`), else in the repository above it.
 root=$plugin_dir
 until [ -f "$root/wit/plugin.wit" ]; do
     if [ "$root" = / ]; then
-        echo "no wit/plugin.wit above $plugin_dir: keep the plugin inside the coapwasm repository" >&2
+        echo "no wit/plugin.wit in $plugin_dir or above it: start a plugin with \`coapwasm new\`," \
+            "or keep it inside the coapwasm repository" >&2
         exit 1
     fi
     root=$(dirname "$root")
@@ -57,6 +60,7 @@ componentize_py() {
 
 out=${CARGO_TARGET_DIR:-target}/wasm32-wasip2/plugin
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # so that the last line says where, wherever it runs
 log "building the Python plugin $name ($plugin_dir)"
 # Written beside the result and renamed into place, so that a host watching
 # a copy never sees half a component.

@@ -5,6 +5,7 @@ mod announced_changes;
 pub mod bindings;
 mod call_placement;
 mod compile_cache;
+mod core_module;
 mod engine;
 mod host_context;
 mod imports;

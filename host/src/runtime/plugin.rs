@@ -11,6 +11,7 @@ use super::bindings::PluginPre;
 use super::bindings::types::{PluginDescription, Request, Response};
 use super::call_placement::CallPlacement;
 use super::compile_cache::content_hash;
+use super::core_module;
 use super::instance::PluginInstance;
 use super::instance_pool::InstancePool;
 use super::log_limiter::{Admission, LogLimiter};
@@ -101,6 +102,9 @@ impl Plugin {
     ) -> Result<Plugin, LoadError> {
         let manifest = Manifest::for_component(file).map_err(LoadError::Manifest)?;
         let limits = runtime.limits.with(&manifest.limits);
+        if let Some(advice) = core_module::advice(&bytes) {
+            return Err(LoadError::Compile(advice.to_owned()));
+        }
         let content_hash = content_hash(&bytes);
         let task_runtime = runtime.clone();
         let hash = content_hash.clone();
