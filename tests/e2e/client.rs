@@ -532,3 +532,51 @@ fn discover_filters() {
     );
     let _ = Path::new("");
 }
+
+/// coaps with certificates: the client's authenticates it (the plugin learns
+/// its subject); with -R the server's must chain to that CA and be issued
+/// for the address or name in the URI, else no session (exit 1).
+#[test]
+fn coaps_with_certificates() {
+    let dir = TempDir::new();
+    coapwasm_tests::certificates::make_certificates(dir.path());
+    let other = TempDir::new();
+    coapwasm_tests::certificates::make_certificates(other.path());
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let config = format!(
+        "bind = [\"127.0.0.1:0\"]\n[coaps]\nbind = [\"127.0.0.1:0\"]\ncertificate = {:?}\nprivate_key = {:?}\nclient_ca = [{:?}]\n",
+        file("server.pem"),
+        file("server.key"),
+        file("ca.pem"),
+    );
+    let server = Server::builder()
+        .plugins(&["whoami"])
+        .config(&config)
+        .start();
+    let uri = server.coaps_uri("/whoami");
+    let (cert, key, ca) = (file("client.pem"), file("client.key"), file("ca.pem"));
+    let verified = coapwasm(&["get", "-c", &cert, "-j", &key, "-R", &ca, &uri]);
+    assert_status(&verified, 0);
+    assert_eq!(stdout(&verified), "cert:CN=gateway-7 secure=true");
+
+    let other_ca = other.path().join("ca.pem").display().to_string();
+    let untrusted = coapwasm(&[
+        "get", "-B", "5", "-c", &cert, "-j", &key, "-R", &other_ca, &uri,
+    ]);
+    assert_status(&untrusted, 1);
+    assert!(
+        stderr(&untrusted).contains("certificate verify failed"),
+        "{}",
+        stderr(&untrusted)
+    );
+
+    // The certificate is for IP 127.0.0.1, not for the name localhost.
+    let named = format!("coaps://localhost:{}/whoami", server.coaps_addr().port());
+    let wrong_name = coapwasm(&["get", "-B", "5", "-c", &cert, "-j", &key, "-R", &ca, &named]);
+    assert_status(&wrong_name, 1);
+    assert!(
+        stderr(&wrong_name).contains("certificate verify failed"),
+        "{}",
+        stderr(&wrong_name)
+    );
+}

@@ -322,94 +322,6 @@ fn a_plugin_upgrade_keeps_the_session_and_its_observation() {
     );
 }
 
-/// Runs the `openssl` command line in `dir`; fails the test if it fails.
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let status = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("the openssl command (Debian: openssl)");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-/// A CA, the host's certificate (for 127.0.0.1) and a client certificate
-/// `CN=gateway-7`, all ECDSA P-256 (RFC 7252 §9.1.3.3), in `dir`.
-fn make_certificates(dir: &std::path::Path) {
-    let key = |name: &str| {
-        openssl(
-            dir,
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                name,
-            ],
-        )
-    };
-    key("ca.key");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "ca.key",
-            "-subj",
-            "/CN=test-ca",
-            "-days",
-            "2",
-            "-out",
-            "ca.pem",
-        ],
-    );
-    for (name, subject, extension) in [
-        ("server", "/CN=coapwasm", "subjectAltName=IP:127.0.0.1"),
-        ("client", "/CN=gateway-7", "extendedKeyUsage=clientAuth"),
-    ] {
-        key(&format!("{name}.key"));
-        openssl(
-            dir,
-            &[
-                "req",
-                "-new",
-                "-key",
-                &format!("{name}.key"),
-                "-subj",
-                subject,
-                "-out",
-                &format!("{name}.csr"),
-            ],
-        );
-        std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{name}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{name}.ext"),
-                "-out",
-                &format!("{name}.pem"),
-            ],
-        );
-    }
-}
-
 /// A client certificate that chains to the configured CA authenticates its
 /// subject, which the policy names and the plugin learns; TLS_ECDHE_ECDSA_
 /// WITH_AES_128_CCM_8, with both TLS libraries. A client with no
@@ -417,7 +329,7 @@ fn make_certificates(dir: &std::path::Path) {
 #[test]
 fn a_client_certificate_authenticates_its_subject() {
     let dir = coapwasm_tests::temp_dir::TempDir::new();
-    make_certificates(dir.path());
+    coapwasm_tests::certificates::make_certificates(dir.path());
     let file = |name: &str| dir.path().join(name).display().to_string();
     let config = format!(
         "bind = [\"127.0.0.1:0\"]\n[coaps]\nbind = [\"127.0.0.1:0\"]\ncertificate = {:?}\nprivate_key = {:?}\nclient_ca = [{:?}]\n\

@@ -6,6 +6,7 @@ use std::time::Duration;
 pub mod aiocoap;
 pub mod artifacts;
 pub mod blocks;
+pub mod certificates;
 pub mod child;
 pub mod coap_client;
 pub mod command;

@@ -511,6 +511,7 @@ fn credentials(uri: &CoapUri, common: &CommonArgs) -> anyhow::Result<Option<Clie
                 psk,
                 certificate: common.certificate.clone().zip(common.private_key.clone()),
                 trusted_cas: common.trusted_cas.clone(),
+                server: uri.host.clone(),
             }))
         }
     }

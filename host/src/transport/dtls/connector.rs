@@ -22,9 +22,12 @@ pub struct ClientCredentials {
     pub psk: Option<(String, Vec<u8>)>,
     /// A certificate chain and its private key, PEM (§9.1.3.3).
     pub certificate: Option<(PathBuf, PathBuf)>,
-    /// CAs whose certificates the server's must chain to; none: the
-    /// server's certificate is not verified (as coap-client without -R).
+    /// CAs whose certificates the server's must chain to, and be issued
+    /// for the server's name or address; none: the server's certificate is
+    /// not verified (as coap-client without -R).
     pub trusted_cas: Vec<PathBuf>,
+    /// The server's name or address as the URI gives it.
+    pub server: String,
 }
 
 /// The suites a client offers: the RFC 7252 §9.1.3 mandatory ones first,
@@ -119,7 +122,8 @@ impl DtlsConnector {
         events: &mut Vec<ConnectorEvent>,
     ) -> anyhow::Result<DtlsConnector> {
         let context = client_context(credentials)?;
-        let session = Session::connect(&context, now).map_err(anyhow::Error::msg)?;
+        let session =
+            Session::connect(&context, &credentials.server, now).map_err(anyhow::Error::msg)?;
         let mut connector = DtlsConnector {
             session,
             deadline: now + timeout,

@@ -152,9 +152,22 @@ impl Session {
     /// The client side of a session: the handshake starts (with the
     /// ClientHello) at the first [`Session::handshake`]. OpenSSL answers a
     /// HelloVerifyRequest itself (RFC 6347 §4.2.1).
-    pub(crate) fn connect(context: &SslContext, now: Instant) -> Result<Session, String> {
+    /// `server` is the host as the URI names it: its certificate must be
+    /// for that name or address (RFC 6125), and a name goes in the SNI.
+    pub(crate) fn connect(
+        context: &SslContext,
+        server: &str,
+        now: Instant,
+    ) -> Result<Session, String> {
         let mut ssl = Ssl::new(context).map_err(|error| error.to_string())?;
         ssl.set_mtu(MTU).map_err(|error| error.to_string())?;
+        let named = match server.parse::<std::net::IpAddr>() {
+            Ok(ip) => ssl.param_mut().set_ip(ip),
+            Err(_) => ssl
+                .set_hostname(server)
+                .and_then(|()| ssl.param_mut().set_host(server)),
+        };
+        named.map_err(|error| error.to_string())?;
         ssl.set_connect_state();
         let stream =
             SslStream::new(ssl, DatagramPipe::default()).map_err(|error| error.to_string())?;
