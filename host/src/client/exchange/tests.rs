@@ -340,3 +340,63 @@ fn freshness_wraps_around() {
     assert!(is_fresher((1 << 24) - 1, now, 3, now));
     assert!(is_fresher(5, now, 4, now + Duration::from_secs(129)));
 }
+
+#[test]
+fn a_block_wise_notification_is_completed_by_plain_gets() {
+    let now = Instant::now();
+    let mut request = get("big");
+    request.observe = true;
+    let mut events = Vec::new();
+    let mut exchange =
+        ClientExchange::start(peer(), request, Default::default(), 10, now, &mut events);
+    let registration = sent(&events).remove(0);
+    events.clear();
+    exchange.on_datagram(
+        &piggybacked(&registration, ResponseType::Content, |r| {
+            r.add_option(CoapOption::from(OBSERVE), vec![1]);
+            r.payload = b"small".to_vec();
+        }),
+        now,
+        &mut events,
+    );
+    assert!(exchange.is_observing());
+    events.clear();
+    // RFC 7959 §2.6: the notification carries the first block only.
+    let mut notification = Packet::new();
+    notification.header.set_type(MessageType::NonConfirmable);
+    notification.header.message_id = 900;
+    notification.header.code = MessageClass::Response(ResponseType::Content);
+    notification.set_token(registration.get_token().to_vec());
+    notification.add_option(CoapOption::from(OBSERVE), vec![2]);
+    notification.add_option(CoapOption::from(BLOCK2), Block::new(0, true, 16).encode());
+    notification.payload = vec![b'a'; 16];
+    exchange.on_datagram(&notification.to_bytes().unwrap(), now, &mut events);
+    let follow_up = sent(&events).pop().expect("a GET for block 1");
+    assert_eq!(follow_up.get_first_option(CoapOption::from(OBSERVE)), None);
+    assert_ne!(follow_up.get_token(), registration.get_token());
+    let block = Block::decode(
+        follow_up
+            .get_first_option(CoapOption::from(BLOCK2))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(block.num, 1);
+    events.clear();
+    exchange.on_datagram(
+        &piggybacked(&follow_up, ResponseType::Content, |r| {
+            r.add_option(CoapOption::from(BLOCK2), Block::new(1, false, 16).encode());
+            r.payload = b"bc".to_vec();
+        }),
+        now,
+        &mut events,
+    );
+    let whole: Vec<_> = responses(&events)
+        .iter()
+        .map(|r| r.payload.clone())
+        .collect();
+    let mut expected = vec![b'a'; 16];
+    expected.extend_from_slice(b"bc");
+    assert_eq!(whole, [expected]);
+    assert!(matches!(events.last(), Some(Event::Notification(_))));
+    assert!(exchange.is_observing(), "still observing");
+}
