@@ -357,7 +357,7 @@ fn send(to: SocketAddr, datagram: Bytes) -> Action {
 }
 
 /// An Empty message (§4.1): an ACK or a Reset of `message_id`.
-fn empty_message(message_type: MessageType, message_id: u16) -> Bytes {
+pub fn empty_message(message_type: MessageType, message_id: u16) -> Bytes {
     let type_bits = match message_type {
         MessageType::Confirmable => 0,
         MessageType::NonConfirmable => 1,

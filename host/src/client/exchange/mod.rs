@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng};
 use crate::exchange::blockwise::Block;
 use crate::message::{
     Expiry, Inbound, MessageIdSequence, MessageKey, RetransmissionTimer, Token,
-    TransmissionParameters, classify,
+    TransmissionParameters, classify, empty_message as empty,
 };
 
 /// Option numbers (RFC 7252 §5.10, RFC 7641 §2, RFC 7959 §2.1, §4).
@@ -635,18 +635,6 @@ fn random_token(rng: &mut SmallRng) -> Token {
     // for one of this run's (§5.3.1 asks for enough randomness).
     let bytes: [u8; 8] = rng.random();
     Token::new(&bytes).expect("8 bytes is a valid token")
-}
-
-/// An Empty message (§4.1): an ACK or a Reset of `message_id`.
-fn empty(message_type: MessageType, message_id: u16) -> Bytes {
-    let type_bits: u8 = match message_type {
-        MessageType::Confirmable => 0,
-        MessageType::NonConfirmable => 1,
-        MessageType::Acknowledgement => 2,
-        MessageType::Reset => 3,
-    };
-    let [high, low] = message_id.to_be_bytes();
-    Bytes::copy_from_slice(&[0x40 | (type_bits << 4), 0, high, low])
 }
 
 fn option(packet: &Packet, number: u16) -> Option<&[u8]> {

@@ -135,7 +135,16 @@ impl Session {
         if listened != 1 {
             return Err(format!("hello refused: {}", ErrorStack::get()));
         }
-        Ok(Session {
+        Ok(Session::handshaking(stream, now, id, cookie))
+    }
+
+    fn handshaking(
+        stream: SslStream<DatagramPipe>,
+        now: Instant,
+        id: u64,
+        cookie: [u8; COOKIE_LEN],
+    ) -> Session {
+        Session {
             stream,
             phase: Phase::Handshaking {
                 started: now,
@@ -146,12 +155,13 @@ impl Session {
             id,
             scheduled: None,
             cookie,
-        })
+        }
     }
 
     /// The client side of a session: the handshake starts (with the
     /// ClientHello) at the first [`Session::handshake`]. OpenSSL answers a
     /// HelloVerifyRequest itself (RFC 6347 §4.2.1).
+    ///
     /// `server` is the host as the URI names it: its certificate must be
     /// for that name or address (RFC 6125), and a name goes in the SNI.
     pub(crate) fn connect(
@@ -171,18 +181,8 @@ impl Session {
         ssl.set_connect_state();
         let stream =
             SslStream::new(ssl, DatagramPipe::default()).map_err(|error| error.to_string())?;
-        Ok(Session {
-            stream,
-            phase: Phase::Handshaking {
-                started: now,
-                retransmit_at: None,
-                saw_encrypted: false,
-            },
-            last_active: now,
-            id: 0,
-            scheduled: None,
-            cookie: [0; COOKIE_LEN],
-        })
+        // A client's session has no cookie of its own to remember.
+        Ok(Session::handshaking(stream, now, 0, [0; COOKIE_LEN]))
     }
 
     /// Queues a datagram from the peer for the next step or read.
