@@ -569,6 +569,43 @@ fn libcoap_observe() {
     );
 }
 
+/// Observing libcoap's /example_data, which is observable and larger than
+/// a block: the registration's answer and a notification each come in
+/// blocks (the later ones fetched with plain GETs, RFC 7959 §2.6), whole,
+/// and each keeps its Observe number in `--jsonl`.
+#[test]
+fn libcoap_observe_blockwise() {
+    let server = Libcoap::notls();
+    let dir = TempDir::new();
+    let body: Vec<u8> = (0..3000).map(|i| b'A' + (i % 26) as u8).collect();
+    let file = write_file(dir.path(), "body.txt", &body);
+    let uri = server.uri("/example_data");
+    let observer = {
+        let uri = uri.clone();
+        thread::spawn(move || coapwasm(&["observe", &uri, "--count", "2", "--jsonl"]))
+    };
+    assert!(
+        server.log_shows("create new subscription", Duration::from_secs(10)),
+        "the observation should register\n{}",
+        server.log()
+    );
+    coapwasm(&["put", &uri, "-f", file.to_str().unwrap()]).expect_exit(0);
+    let run = observer.join().unwrap();
+    run.expect_exit(0);
+    let lines = json_lines(&run);
+    let sizes: Vec<usize> = lines
+        .iter()
+        .map(|l| l["payload"].as_str().map_or(0, str::len))
+        .collect();
+    assert_eq!(sizes, [1500, 3000], "{}", run.output());
+    assert_eq!(
+        lines[1]["payload"].as_str().unwrap().as_bytes(),
+        &body[..],
+        "{}",
+        run.output()
+    );
+}
+
 /// Discovery of libcoap's resources: the table has its paths, and `--rt`
 /// reaches libcoap as a query, which filters.
 #[test]
