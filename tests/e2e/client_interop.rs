@@ -8,7 +8,7 @@
 //! killed when its test ends; every wait is bounded.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -76,15 +76,30 @@ impl Run {
 /// Runs `coapwasm ARGS` with stdout and stderr piped (so the payload comes
 /// raw), killing it and failing the test past [`CLIENT_DEADLINE`].
 fn coapwasm(args: &[&str]) -> Run {
+    coapwasm_fed(args, None)
+}
+
+/// [`coapwasm`], with `stdin` (if given) written to its standard input.
+fn coapwasm_fed(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
     let mut command = Command::new(binary());
     command
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let described = format!("coapwasm {}", args.join(" "));
     let started = Instant::now();
     let mut child = command.spawn().expect("spawn coapwasm");
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // Closed when done, so that the client sees the end of its input.
+        thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        });
+    }
     // Read both pipes on threads of their own so that a large payload never
     // blocks the client.
     let stdout = drain(child.stdout.take().unwrap());
@@ -307,11 +322,15 @@ impl Libcoap {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits up to `within` for the log to contain `text`.
-    fn log_shows(&self, text: &str, within: Duration) -> bool {
+    /// Waits up to `within` for a line of the log containing each of `parts`.
+    fn log_shows(&self, parts: &[&str], within: Duration) -> bool {
         let deadline = Instant::now() + within;
         loop {
-            if self.log().contains(text) {
+            if self
+                .log()
+                .lines()
+                .any(|line| parts.iter().all(|part| line.contains(part)))
+            {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -558,13 +577,13 @@ fn libcoap_observe() {
         seqs.windows(2).all(|w| w[0] < w[1]),
         "Observe numbers increase: {seqs:?}"
     );
+    // The deregistration: a GET with Observe: 1 and the observation's
+    // token, upon which libcoap removes the subscription.
+    let braced = format!("{{{token}}}");
     assert!(
-        server.log_shows("removed subscription", Duration::from_secs(5))
-            && server
-                .log()
-                .lines()
-                .any(|l| l.contains("removed subscription") && l.contains(token)),
-        "libcoap should log the observation with token {token} removed\n{}",
+        server.log_shows(&["c:GET", &braced, "Observe:1"], Duration::from_secs(5))
+            && server.log_shows(&["removed subscription", token], Duration::from_secs(5)),
+        "libcoap should log a GET with Observe:1 and token {token}, and the subscription removed\n{}",
         server.log()
     );
 }
@@ -585,7 +604,7 @@ fn libcoap_observe_blockwise() {
         thread::spawn(move || coapwasm(&["observe", &uri, "--count", "2", "--jsonl"]))
     };
     assert!(
-        server.log_shows("create new subscription", Duration::from_secs(10)),
+        server.log_shows(&["create new subscription"], Duration::from_secs(10)),
         "the observation should register\n{}",
         server.log()
     );
@@ -601,6 +620,55 @@ fn libcoap_observe_blockwise() {
     assert_eq!(
         lines[1]["payload"].as_str().unwrap().as_bytes(),
         &body[..],
+        "{}",
+        run.output()
+    );
+}
+
+/// libcoap ends an observation with 4.04 when the resource is deleted:
+/// the client reports it and exits 4. Observing a resource that is not
+/// observable (libcoap's `/`) exits 1, saying so.
+#[test]
+fn libcoap_observation_ended_or_refused() {
+    let server = Libcoap::notls();
+    let uri = server.uri("/watched");
+    coapwasm(&["put", &uri, "-e", "first"]).expect_exit(0);
+    let observer = {
+        let uri = uri.clone();
+        thread::spawn(move || coapwasm(&["observe", &uri, "--jsonl", "-B", "30"]))
+    };
+    assert!(
+        server.log_shows(&["create new subscription"], Duration::from_secs(10)),
+        "the observation should register\n{}",
+        server.log()
+    );
+    coapwasm(&["put", &uri, "-e", "second"]).expect_exit(0);
+    // Once libcoap has sent the notification of "second", not before, so
+    // that the deletion cannot overtake it.
+    assert!(
+        server.log_shows(&["c:2.05", "'second'"], Duration::from_secs(10)),
+        "libcoap should notify the change\n{}",
+        server.log()
+    );
+    coapwasm(&["delete", &uri]).expect_exit(0);
+    let run = observer.join().unwrap();
+    run.expect_exit(4);
+    assert!(
+        run.stderr.contains("ended the observation with 4.04"),
+        "{}",
+        run.output()
+    );
+    let text = run.stdout_text();
+    let payloads: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["payload"].clone())
+        .collect();
+    assert_eq!(payloads[..2], ["first", "second"], "{}", run.output());
+
+    let run = coapwasm(&["observe", &server.uri("/"), "--count", "2"]);
+    run.expect_exit(1);
+    assert!(
+        run.stderr.contains("did not accept the observation"),
         "{}",
         run.output()
     );
@@ -637,6 +705,22 @@ fn libcoap_coaps_psk() {
     let run = coapwasm(&["get", &uri, "-u", "client", "-k", PSK, "-B", "20"]);
     run.expect_exit(0);
     assert!(run.stdout_text().contains("libcoap"), "{}", run.output());
+
+    // Block-wise both ways and an observation, inside the DTLS session.
+    let dir = TempDir::new();
+    let body = random_bytes(50_000);
+    let file = write_file(dir.path(), "body.bin", &body);
+    let big = server.coaps_uri("/big");
+    let psk = ["-u", "client", "-k", PSK, "-B", "20"];
+    let put = [&["put", &big, "-f", file.to_str().unwrap()][..], &psk].concat();
+    coapwasm(&put).expect_exit(0);
+    let run = coapwasm(&[&["get", &big][..], &psk].concat());
+    run.expect_exit(0);
+    assert_same_bytes(&run.stdout, &body, "coaps GET /big after PUT");
+    let time = server.coaps_uri("/time");
+    let run = coapwasm(&[&["observe", &time, "--count", "2", "--jsonl"][..], &psk].concat());
+    run.expect_exit(0);
+    assert_eq!(json_lines(&run).len(), 2, "{}", run.output());
 
     let run = coapwasm(&["get", &uri, "-u", "client", "-k", "not-the-key", "-B", "3"]);
     run.expect_exit(1);
@@ -694,6 +778,29 @@ fn aiocoap_every_method() {
             run.output()
         );
     }
+
+    // A body of several blocks each way: Block1 up, reassembled by aiocoap,
+    // and the echo Block2 down, in one exchange (RFC 7959 §3.3).
+    let dir = TempDir::new();
+    let body: Vec<u8> = random_bytes(6000).iter().map(|b| b'a' + b % 26).collect();
+    let file = write_file(dir.path(), "body.txt", &body);
+    for (method, name) in [
+        ("post", "POST"),
+        ("put", "PUT"),
+        ("fetch", "FETCH"),
+        ("patch", "PATCH"),
+        ("ipatch", "iPATCH"),
+    ] {
+        let run = coapwasm(&[method, &server.uri("/method"), "-f", file.to_str().unwrap()]);
+        run.expect_exit(0);
+        let mut want = format!("{name}:").into_bytes();
+        want.extend_from_slice(&body);
+        assert_same_bytes(
+            &run.stdout,
+            &want,
+            &format!("{method} of 6000 bytes echoed"),
+        );
+    }
 }
 
 /// aiocoap serves a 200 KB body block-wise (Block2), which arrives byte for
@@ -724,6 +831,17 @@ fn aiocoap_blockwise_both_ways() {
     let run = coapwasm(&["get", &server.uri("/upload")]);
     run.expect_exit(0);
     assert_same_bytes(&run.stdout, &body, "GET /upload after PUT");
+
+    // The same from standard input (-f -), another random body.
+    let body = random_bytes(LARGE);
+    let run = coapwasm_fed(
+        &["put", &server.uri("/upload"), "-f", "-"],
+        Some(body.clone()),
+    );
+    run.expect_exit(0);
+    let run = coapwasm(&["get", &server.uri("/upload")]);
+    run.expect_exit(0);
+    assert_same_bytes(&run.stdout, &body, "GET /upload after PUT -f -");
 }
 
 /// Observing aiocoap's /counter (changes every 0.5 s): `--count 3` exits 0
@@ -865,6 +983,20 @@ fn silent_server_exits_3() {
         "{}",
         run.output()
     );
+    // coaps: no handshake answer either.
+    let run = coapwasm(&[
+        "get",
+        &format!("coaps://127.0.0.1:{port}/x"),
+        "-u",
+        "client",
+        "-k",
+        PSK,
+        "-B",
+        "2",
+    ]);
+    run.expect_exit(3);
+    assert!(run.stderr.contains("timed out"), "{}", run.output());
+    assert!(run.elapsed < Duration::from_secs(6), "{}", run.output());
     drop(silent);
 }
 
