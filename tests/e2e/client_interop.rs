@@ -736,14 +736,25 @@ fn libcoap_coaps_psk() {
     );
 }
 
-/// A 4.04 from libcoap is exit 4, its diagnostic payload on stderr.
+/// libcoap's errors: a 4.04 is exit 4, its diagnostic payload on stderr; an
+/// unknown critical option (9) in a CON is a 4.02, exit 4; in a NON libcoap
+/// answers with a Reset (RFC 7252 §5.4.1), exit 1, said on stderr.
 #[test]
-fn libcoap_not_found_exits_4() {
+fn libcoap_error_statuses() {
     let server = Libcoap::notls();
     let run = coapwasm(&["get", &server.uri("/no/such/resource")]);
     run.expect_exit(4);
     assert!(run.stderr.contains("4.04"), "{}", run.output());
     assert!(run.stdout.is_empty(), "{}", run.output());
+
+    let run = coapwasm(&["get", &server.uri("/"), "-O", "9,x"]);
+    run.expect_exit(4);
+    assert!(run.stderr.contains("4.02 Bad Option"), "{}", run.output());
+
+    let run = coapwasm(&["get", &server.uri("/"), "-O", "9,x", "-N", "-B", "10"]);
+    run.expect_exit(1);
+    assert!(run.stderr.contains("Reset"), "{}", run.output());
+    assert!(run.elapsed < Duration::from_secs(5), "{}", run.output());
 }
 
 // ---------------------------------------------------------------------------
