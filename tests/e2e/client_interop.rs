@@ -914,6 +914,103 @@ fn aiocoap_observe() {
     }
 }
 
+/// An observation runs until it is interrupted: on SIGINT (Ctrl-C) the
+/// client deregisters (a GET with Observe: 1 in its -v trace; aiocoap's
+/// count of observations back to 0) and exits 0. `get -s SECONDS` observes
+/// for that long and exits 0.
+#[test]
+fn aiocoap_observe_until_interrupted() {
+    let server = Aiocoap::start();
+    let mut child = Command::new(binary())
+        .args(["observe", &server.uri("/counter"), "-v"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn coapwasm");
+    let stderr = drain(child.stderr.take().unwrap());
+    let (sender, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = sender.send(line);
+        }
+    });
+    for _ in 0..2 {
+        if lines.recv_timeout(Duration::from_secs(10)).is_err() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no notification within 10 s");
+        }
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(interrupted.success());
+    let status = wait_bounded(
+        &mut child,
+        Instant::now() + Duration::from_secs(10),
+        "coapwasm observe after SIGINT",
+        String::new,
+    );
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap()).into_owned();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("-> CON GET") && l.contains("Observe: 1")),
+        "SIGINT should deregister with a GET carrying Observe: 1\n{stderr}"
+    );
+    for count in ["observers 1", "observers 0"] {
+        assert!(
+            server.await_line(count, Duration::from_secs(5)).is_some(),
+            "aiocoap should print {count:?}\n{}",
+            server.stderr()
+        );
+    }
+
+    for subcommand in ["get", "observe"] {
+        let run = coapwasm(&[subcommand, &server.uri("/counter"), "-s", "1.2", "-v"]);
+        run.expect_exit(0);
+        let shown = run.stdout_text().lines().count();
+        // The registration's answer and one notification each 0.5 s.
+        assert!(
+            (2..=5).contains(&shown),
+            "{shown} notifications\n{}",
+            run.output()
+        );
+        // Then the deregistration, sent once and answered at once.
+        let trace: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("->") || l.starts_with("<-"))
+            .collect();
+        let deregistrations: Vec<usize> = (0..trace.len())
+            .filter(|&i| trace[i].starts_with("-> CON GET") && trace[i].contains("Observe: 1"))
+            .collect();
+        assert_eq!(
+            deregistrations.len(),
+            1,
+            "one deregistration, not retransmitted\n{}",
+            run.output()
+        );
+        assert!(
+            trace[deregistrations[0]..]
+                .iter()
+                .any(|l| l.starts_with("<- ACK 2.05") && !l.contains("Observe")),
+            "the deregistration's answer should be read\n{}",
+            run.output()
+        );
+        assert!(
+            run.elapsed >= Duration::from_millis(1200) && run.elapsed < Duration::from_millis(2700),
+            "-s 1.2 and a deregistration take about 1.2 s\n{}",
+            run.output()
+        );
+    }
+}
+
 /// Discovery of aiocoap's resources (WKCResource): the table has the
 /// paths with their rt and if; `--rt` filters on aiocoap's side, with the
 /// `*` prefix form too.
