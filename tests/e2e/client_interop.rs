@@ -478,6 +478,22 @@ fn libcoap_every_method() {
     run.expect_exit(4);
     assert!(run.stderr.contains("4.04 Not Found"), "{}", run.output());
 
+    // libcoap's /async?1 answers after a second, in a separate response
+    // (an empty ACK first, RFC 7252 §5.2.2).
+    let run = coapwasm(&["get", &server.uri("/async?1"), "-v"]);
+    run.expect_exit(0);
+    assert_eq!(run.stdout_text(), "done", "{}", run.output());
+    assert!(
+        run.stderr.contains("<- ACK Empty") && run.stderr.contains("<- CON 2.05"),
+        "an empty ACK, then the response in a CON\n{}",
+        run.output()
+    );
+    assert!(
+        run.elapsed >= Duration::from_millis(900),
+        "{}",
+        run.output()
+    );
+
     for method in ["fetch", "patch", "ipatch"] {
         let run = coapwasm(&[method, &server.uri("/example_data"), "-e", "x"]);
         run.expect_exit(4);
@@ -505,6 +521,21 @@ fn libcoap_blockwise_both_ways() {
     let run = coapwasm(&["get", &server.uri("/big")]);
     run.expect_exit(0);
     assert_same_bytes(&run.stdout, &body, "GET /big after PUT");
+
+    // The same in NON messages (-N), another random body.
+    let body = random_bytes(LARGE);
+    let file = write_file(dir.path(), "non.bin", &body);
+    let run = coapwasm(&[
+        "put",
+        &server.uri("/non"),
+        "-N",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    run.expect_exit(0);
+    let run = coapwasm(&["get", &server.uri("/non"), "-N"]);
+    run.expect_exit(0);
+    assert_same_bytes(&run.stdout, &body, "GET -N /non after PUT -N");
 
     let small = random_bytes(20_000);
     let small_file = write_file(dir.path(), "small.bin", &small);
@@ -853,6 +884,17 @@ fn aiocoap_blockwise_both_ways() {
     let run = coapwasm(&["get", &server.uri("/upload")]);
     run.expect_exit(0);
     assert_same_bytes(&run.stdout, &body, "GET /upload after PUT -f -");
+
+    // And in NON messages (-N).
+    let body = random_bytes(LARGE);
+    let run = coapwasm_fed(
+        &["put", &server.uri("/upload"), "-N", "-f", "-"],
+        Some(body.clone()),
+    );
+    run.expect_exit(0);
+    let run = coapwasm(&["get", &server.uri("/upload"), "-N"]);
+    run.expect_exit(0);
+    assert_same_bytes(&run.stdout, &body, "GET -N /upload after PUT -N");
 }
 
 /// Observing aiocoap's /counter (changes every 0.5 s): `--count 3` exits 0
