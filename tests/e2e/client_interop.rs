@@ -725,6 +725,31 @@ fn libcoap_discovery() {
     let run = coapwasm(&["discover", &server.uri(""), "--rt", "ticks"]);
     run.expect_exit(0);
     assert_eq!(table_paths(&run), ["/time"], "{}", run.output());
+    let run = coapwasm(&["discover", &server.uri(""), "--rt", "tic*"]);
+    run.expect_exit(0);
+    assert_eq!(table_paths(&run), ["/time"], "{}", run.output());
+
+    // Eight dynamic resources with long names make the document larger
+    // than a block: libcoap serves it block-wise, and the table has them all.
+    let long: Vec<String> = (1..=8)
+        .map(|i| format!("/a-resource-with-a-long-name-so-that-the-discovery-document-takes-more-than-one-block-of-1024-bytes-{i}"))
+        .collect();
+    for path in &long {
+        coapwasm(&["put", &server.uri(path), "-e", "x"]).expect_exit(0);
+    }
+    let run = coapwasm(&["discover", &server.uri(""), "--raw"]);
+    run.expect_exit(0);
+    assert!(run.stdout.len() > 1024, "{}", run.output());
+    let run = coapwasm(&["discover", &server.uri("")]);
+    run.expect_exit(0);
+    let paths = table_paths(&run);
+    for path in long.iter().map(String::as_str).chain(["/", "/time"]) {
+        assert!(
+            paths.iter().any(|p| p == path),
+            "{path} in {paths:?}\n{}",
+            run.output()
+        );
+    }
 }
 
 /// coaps to coap-server-openssl with a pre-shared key: a GET succeeds; with
