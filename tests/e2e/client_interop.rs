@@ -705,6 +705,34 @@ fn libcoap_observation_ended_or_refused() {
     );
 }
 
+/// URIs as RFC 7252 §6.4 takes them apart, checked by what libcoap serves:
+/// the scheme in any case, "." and ".." resolved (RFC 3986 §5.2.4),
+/// percent-encoding decoded.
+#[test]
+fn libcoap_uri_forms() {
+    let server = Libcoap::notls();
+    let port = server.port;
+    for uri in [
+        format!("COAP://127.0.0.1:{port}/time"),
+        format!("coap://127.0.0.1:{port}/./time"),
+        format!("coap://127.0.0.1:{port}/no/such/../../time"),
+        format!("coap://127.0.0.1:{port}/%74ime"),
+    ] {
+        let run = coapwasm(&["get", &uri, "-v"]);
+        run.expect_exit(0);
+        let request = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("-> CON GET"))
+            .unwrap_or_default();
+        assert!(
+            request.ends_with("| Uri-Path: time") && request.matches("Uri-Path").count() == 1,
+            "{uri} is /time: one Uri-Path, time\n{}",
+            run.output()
+        );
+    }
+}
+
 /// Discovery of libcoap's resources: the table has its paths, and `--rt`
 /// reaches libcoap as a query, which filters.
 #[test]
