@@ -12,6 +12,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -127,14 +128,17 @@ fn drain(mut source: impl std::io::Read + Send + 'static) -> thread::JoinHandle<
     })
 }
 
-/// `count` bytes from a xorshift generator seeded by the clock: a body no
-/// server could guess or compress away.
+/// `count` bytes from a xorshift generator seeded by the clock and a
+/// counter: a body no server could guess or compress away, and never the
+/// same twice, so that a stale body cannot pass for a new one.
 fn random_bytes(count: usize) -> Vec<u8> {
-    let mut state = SystemTime::now()
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_nanos() as u64
-        | 1;
+        .as_nanos() as u64;
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let mut state = (nanos ^ call.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1;
     let mut bytes = Vec::with_capacity(count + 8);
     while bytes.len() < count {
         state ^= state << 13;
