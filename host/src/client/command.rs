@@ -680,6 +680,9 @@ fn run_on(
             || matches!(&mode, Mode::Observe { stop: Stop { count: Some(count), .. }, .. } if view.shown >= *count);
         if wants_stop && deregistering_since.is_none() {
             deregistering_since = Some(now);
+            // Past, it would cut every wait short: the deregistration's
+            // answer never read, the loop spinning until DEREGISTRATION_WAIT.
+            observe_until = None;
             if exchange.is_observing() {
                 exchange.deregister(now, &mut events);
                 continue;

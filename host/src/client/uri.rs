@@ -42,14 +42,12 @@ pub struct CoapUri {
 
 impl CoapUri {
     /// Parses an absolute URI. A fragment is refused (§6.4 step 3), as are
-    /// other schemes (step 2).
+    /// other schemes (step 2); the scheme is compared in lower case (step 2).
     pub fn parse(text: &str) -> anyhow::Result<CoapUri> {
-        let (scheme, rest) = if let Some(rest) = text.strip_prefix("coap://") {
-            (Scheme::Coap, rest)
-        } else if let Some(rest) = text.strip_prefix("coaps://") {
-            (Scheme::Coaps, rest)
-        } else {
-            bail!("{text:?} is not a coap:// or coaps:// URI");
+        let (scheme, rest) = match text.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("coap") => (Scheme::Coap, rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("coaps") => (Scheme::Coaps, rest),
+            _ => bail!("{text:?} is not a coap:// or coaps:// URI"),
         };
         if rest.contains('#') {
             bail!("{text:?} has a fragment, which CoAP URIs do not allow (RFC 7252 §6.4)");
@@ -64,13 +62,17 @@ impl CoapUri {
             None => (path_and_query, None),
         };
         // §6.4 step 8: "/" alone is no Uri-Path; every other segment is one,
-        // empty ones included.
+        // empty ones included, once "." and ".." are resolved (step 1's
+        // reference resolution, RFC 3986 §5.2.4).
         let path = match path.strip_prefix('/') {
             None | Some("") => Vec::new(),
-            Some(path) => path
-                .split('/')
-                .map(percent_decode)
-                .collect::<anyhow::Result<_>>()?,
+            Some(path) => match remove_dot_segments(path.split('/')).as_slice() {
+                [] | [""] => Vec::new(),
+                segments => segments
+                    .iter()
+                    .map(|segment| percent_decode(segment))
+                    .collect::<anyhow::Result<_>>()?,
+            },
         };
         let query = match query {
             None => Vec::new(),
@@ -165,6 +167,31 @@ fn split_authority(authority: &str) -> anyhow::Result<(String, Option<u16>)> {
     Ok((host.to_ascii_lowercase(), port))
 }
 
+/// The path's segments without "." and "..", each ".." taking the segment
+/// before it (RFC 3986 §5.2.4); one of them last leaves an empty segment,
+/// as "/a/b/.." is "/a/".
+fn remove_dot_segments<'a>(segments: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut segments = segments.peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            "." => {}
+            ".." => {
+                out.pop();
+            }
+            segment => {
+                out.push(segment);
+                continue;
+            }
+        }
+        if last {
+            out.push("");
+        }
+    }
+    out
+}
+
 /// Percent-decoding (RFC 3986 §2.1); the result must be UTF-8, as option
 /// values of the string format are (RFC 7252 §3.2).
 fn percent_decode(text: &str) -> anyhow::Result<String> {
@@ -210,6 +237,26 @@ mod tests {
         assert!(CoapUri::parse("coap://h/").unwrap().path.is_empty());
         // A trailing slash is an empty segment (§6.4 step 8).
         assert_eq!(CoapUri::parse("coap://h/a/").unwrap().path, ["a", ""]);
+    }
+
+    #[test]
+    fn scheme_in_any_case_and_dot_segments_resolved() {
+        let uri = CoapUri::parse("COAPS://h/x").unwrap();
+        assert_eq!(uri.scheme, Scheme::Coaps);
+        assert_eq!(CoapUri::parse("Coap://h/x").unwrap().scheme, Scheme::Coap);
+        for (text, path) in [
+            ("coap://h/./time", &["time"][..]),
+            ("coap://h/a/../time", &["time"]),
+            ("coap://h/a/b/..", &["a", ""]),
+            ("coap://h/a/.", &["a", ""]),
+            ("coap://h/a//..", &["a", ""]),
+            ("coap://h/..", &[]),
+            ("coap://h/a/..", &[]),
+            ("coap://h/../../a?x", &["a"]),
+            ("coap://h/%2E%2E/a", &["..", "a"]),
+        ] {
+            assert_eq!(CoapUri::parse(text).unwrap().path, path, "{text}");
+        }
     }
 
     #[test]

@@ -133,6 +133,9 @@ struct Download {
     body: Vec<u8>,
     etag: Option<Vec<u8>>,
     total: Option<usize>,
+    /// The first block's Observe value: the later blocks, answers to plain
+    /// GETs (RFC 7959 §2.6), carry none, yet the whole is the notification.
+    observe: Option<Vec<u8>>,
 }
 
 /// The exchange's state. See the module documentation.
@@ -407,10 +410,12 @@ impl ClientExchange {
             return self.deliver(packet, None, events);
         };
         let etag = option(&packet, ETAG).map(<[u8]>::to_vec);
+        let observe = option(&packet, OBSERVE).map(<[u8]>::to_vec);
         let download = self.download.get_or_insert_with(|| Download {
             body: Vec::new(),
             etag: etag.clone(),
             total: None,
+            observe,
         });
         if block2.offset() != download.body.len() {
             let received = download.body.len();
@@ -490,9 +495,16 @@ impl ClientExchange {
 
     /// Hands out a whole response: the first is the request's answer, any
     /// later one a notification.
-    fn deliver(&mut self, head: Packet, download: Option<Download>, events: &mut Vec<Event>) {
+    fn deliver(&mut self, mut head: Packet, download: Option<Download>, events: &mut Vec<Event>) {
         let payload = match download {
-            Some(download) => download.body,
+            Some(download) => {
+                if let Some(observe) = download.observe
+                    && option(&head, OBSERVE).is_none()
+                {
+                    head.add_option(CoapOption::from(OBSERVE), observe);
+                }
+                download.body
+            }
             None => head.payload.clone(),
         };
         let response = Response { head, payload };

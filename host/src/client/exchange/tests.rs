@@ -298,6 +298,49 @@ fn observation_notifications_stale_ones_dropped_and_deregistration() {
     assert!(exchange.is_finished());
 }
 
+/// A block-wise notification keeps the Observe value of its first block:
+/// the later blocks answer plain GETs and carry none (RFC 7959 §2.6).
+#[test]
+fn blockwise_notification_keeps_its_observe_value() {
+    let now = Instant::now();
+    let body: Vec<u8> = (0..100u8).collect();
+    let mut request = get("big");
+    request.observe = true;
+    let mut events = Vec::new();
+    let mut exchange =
+        ClientExchange::start(peer(), request, Default::default(), 9, now, &mut events);
+    for _ in 0..10 {
+        let Some(request) = sent(&events).pop() else {
+            break;
+        };
+        events.clear();
+        let asked = request
+            .get_first_option(CoapOption::from(BLOCK2))
+            .and_then(|v| Block::decode(v))
+            .unwrap_or(Block::new(0, false, 32));
+        let end = (asked.offset() + 32).min(body.len());
+        let block = Block::new(asked.num, end < body.len(), 32);
+        let registering = request
+            .get_first_option(CoapOption::from(OBSERVE))
+            .is_some();
+        exchange.on_datagram(
+            &piggybacked(&request, ResponseType::Content, |r| {
+                if registering {
+                    r.add_option(CoapOption::from(OBSERVE), vec![7]);
+                }
+                r.add_option(CoapOption::from(BLOCK2), block.encode());
+                r.payload = body[asked.offset()..end].to_vec();
+            }),
+            now,
+            &mut events,
+        );
+    }
+    let response = responses(&events)[0];
+    assert_eq!(response.payload, body);
+    assert_eq!(response.observe(), Some(7));
+    assert!(exchange.is_observing());
+}
+
 #[test]
 fn refused_observation_is_a_plain_response() {
     let now = Instant::now();
