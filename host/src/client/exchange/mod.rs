@@ -617,6 +617,12 @@ impl ClientExchange {
             }
             (_, Some(block2)) => {
                 message.add_option(CoapOption::from(BLOCK2), block2.encode());
+                if block2.num == 1 {
+                    // §4: Size2 0 asks for the representation's size, for
+                    // the progress of a download now known to be block-wise
+                    // (a single-message exchange never pays for it).
+                    message.add_option(CoapOption::from(SIZE2), Vec::new());
+                }
                 if repeats_payload {
                     message.payload = self.request.payload.clone();
                 }

@@ -154,6 +154,12 @@ fn block2_download_is_reassembled() {
             .get_first_option(CoapOption::from(BLOCK2))
             .and_then(|v| Block::decode(v))
             .unwrap_or(Block::new(0, false, 32));
+        // Size2 is asked for once the transfer is known to be block-wise
+        // (RFC 7959 §4), never in the first request.
+        assert_eq!(
+            request.get_first_option(CoapOption::from(SIZE2)).is_some(),
+            asked.num == 1
+        );
         let end = (asked.offset() + 32).min(body.len());
         let block = Block::new(asked.num, end < body.len(), 32);
         exchange.on_datagram(
@@ -318,6 +324,12 @@ fn blockwise_notification_keeps_its_observe_value() {
             .get_first_option(CoapOption::from(BLOCK2))
             .and_then(|v| Block::decode(v))
             .unwrap_or(Block::new(0, false, 32));
+        // Size2 is asked for once the transfer is known to be block-wise
+        // (RFC 7959 §4), never in the first request.
+        assert_eq!(
+            request.get_first_option(CoapOption::from(SIZE2)).is_some(),
+            asked.num == 1
+        );
         let end = (asked.offset() + 32).min(body.len());
         let block = Block::new(asked.num, end < body.len(), 32);
         let registering = request
