@@ -455,3 +455,71 @@ fn a_block_wise_notification_is_completed_by_plain_gets() {
     assert!(matches!(events.last(), Some(Event::Notification(_))));
     assert!(exchange.is_observing(), "still observing");
 }
+
+/// A hostile or broken server: whatever the bytes, the exchange never
+/// panics, and endless blocks stop at the body limit.
+#[test]
+fn garbage_and_endless_blocks_are_survived() {
+    let now = Instant::now();
+    let mut events = Vec::new();
+    let mut exchange =
+        ClientExchange::start(peer(), get("x"), Default::default(), 11, now, &mut events);
+    let request = sent(&events).remove(0);
+    let valid = piggybacked(&request, ResponseType::Content, |r| {
+        r.add_option(CoapOption::from(BLOCK2), Block::new(0, true, 16).encode());
+        r.add_option(CoapOption::from(OBSERVE), vec![1, 2, 3, 4, 5]);
+        r.payload = vec![7; 16];
+    });
+    let mut rng = SmallRng::seed_from_u64(99);
+    for round in 0..20_000 {
+        let mut datagram = if round % 2 == 0 {
+            valid.clone()
+        } else {
+            Vec::new()
+        };
+        let extra = rng.random_range(0..24);
+        datagram.extend((0..extra).map(|_| rng.random::<u8>()));
+        for _ in 0..rng.random_range(0..4) {
+            if !datagram.is_empty() {
+                let i = rng.random_range(0..datagram.len());
+                datagram[i] = rng.random();
+            }
+        }
+        events.clear();
+        exchange.on_datagram(&datagram, now, &mut events);
+        exchange.on_timeout(now + Duration::from_secs(round), &mut events);
+    }
+
+    // A server that always says "more follows" ends at the body limit.
+    let mut request = get("endless");
+    request.max_body = 4096;
+    let mut events = Vec::new();
+    let mut exchange =
+        ClientExchange::start(peer(), request, Default::default(), 12, now, &mut events);
+    for _ in 0..1000 {
+        let Some(request) = sent(&events).pop() else {
+            break;
+        };
+        events.clear();
+        let asked = request
+            .get_first_option(CoapOption::from(BLOCK2))
+            .and_then(|v| Block::decode(v))
+            .unwrap_or(Block::new(0, false, 1024));
+        exchange.on_datagram(
+            &piggybacked(&request, ResponseType::Content, |r| {
+                r.add_option(
+                    CoapOption::from(BLOCK2),
+                    Block::new(asked.num, true, 1024).encode(),
+                );
+                r.payload = vec![0; 1024];
+            }),
+            now,
+            &mut events,
+        );
+    }
+    assert!(
+        matches!(events.last(), Some(Event::Failed(Failure::Protocol(reason))) if reason.contains("larger than 4096")),
+        "{events:?}"
+    );
+    assert!(exchange.is_finished());
+}
