@@ -46,6 +46,39 @@ pub struct Config {
     pub coaps: CoapsConfig,
     /// Who may use which resources.
     pub access: AccessConfig,
+    /// The HTTP front (RFC 8075 null mapping): off unless addresses are given.
+    pub http: HttpConfig,
+}
+
+/// HTTP/1.1 beside CoAP (`[http]`, issue 17): every resource at its own path
+/// through the same plugins, access policy and limits (RFC 8075 §5).
+///
+/// Off by default: HTTP has no counterpart here of coaps' authentication, so
+/// an HTTP client is as anonymous as a plain coap one, and a port nobody
+/// asked for is attack surface; turning it on is one line.
+///
+/// ```toml
+/// [http]
+/// bind = ["127.0.0.1:8080"]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// TCP addresses to serve HTTP on. Default none (off). A body larger
+    /// than `[blockwise] max_body_size` gets 413, as CoAP's gets 4.13.
+    pub bind: Vec<SocketAddr>,
+    /// HTTP requests being answered at once; past it 503 with Retry-After.
+    /// Default 256.
+    pub max_in_flight: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: Vec::new(),
+            max_in_flight: 256,
+        }
+    }
 }
 
 /// The access policy (`[access]`, issue 15): who may use which methods on
@@ -438,6 +471,7 @@ impl Default for Config {
             blockwise: BlockwiseConfig::default(),
             coaps: CoapsConfig::default(),
             access: AccessConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }

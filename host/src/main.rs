@@ -85,6 +85,10 @@ struct ServeArgs {
     /// [::]:5684 once coaps credentials are configured.
     #[arg(long, value_name = "ADDR")]
     bind_coaps: Vec<SocketAddr>,
+    /// A TCP address to serve HTTP on (RFC 8075 null mapping); repeat for
+    /// several. Default none: HTTP is off.
+    #[arg(long, value_name = "ADDR")]
+    http: Vec<SocketAddr>,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -110,6 +114,9 @@ impl ServeArgs {
         }
         if !self.bind_coaps.is_empty() {
             config.coaps.bind = Some(self.bind_coaps);
+        }
+        if !self.http.is_empty() {
+            config.http.bind = self.http;
         }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;

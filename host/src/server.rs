@@ -55,6 +55,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         sockets.push((socket, secure));
     }
 
+    let mut http_listeners = Vec::new();
+    for &address in &config.http.bind {
+        http_listeners.push(crate::http::bind(address).await?);
+    }
+
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data folder {}", config.data_dir.display()))?;
     let kv_path = config.data_dir.join("kv.redb");
@@ -129,6 +134,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         } else {
             println!("listening on {local}");
         }
+    }
+    for listener in http_listeners {
+        let local = listener
+            .local_addr()
+            .context("HTTP listener has no local address")?;
+        let front = Arc::new(crate::http::HttpFront::new(
+            shared.exchanges.clone(),
+            router.clone(),
+            shared.host.clone(),
+            shared.exchanges.transfers(config.upload_limits()),
+            config.http.max_in_flight,
+            config.blockwise.max_body_size,
+        ));
+        tokio::spawn(crate::http::serve(listener, front));
+        println!("http listening on {local}");
     }
     tracing::info!(
         files = files.len(),

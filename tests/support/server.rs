@@ -49,6 +49,8 @@ pub struct Server {
     child: Child,
     addrs: Vec<SocketAddr>,
     coaps_addrs: Vec<SocketAddr>,
+    /// From the `http listening on` lines (`--http`).
+    http_addrs: Vec<SocketAddr>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdout: Receiver<String>,
     /// The `plugins loaded` line of this run, once read.
@@ -121,6 +123,16 @@ impl Server {
     /// Every coaps address.
     pub fn coaps_addrs(&self) -> &[SocketAddr] {
         &self.coaps_addrs
+    }
+
+    /// `http://ADDR/path` for the first HTTP address (`--http`), read from
+    /// its `http listening on` line once the plugins are loaded.
+    pub fn http_url(&self, path: &str) -> String {
+        let addr = self
+            .http_addrs
+            .first()
+            .expect("the server serves no HTTP: pass --http 127.0.0.1:0");
+        format!("http://{addr}{path}")
     }
 
     /// `coaps://ADDR/path` for the first coaps address.
@@ -283,6 +295,7 @@ impl Server {
         self.stdout = stdout;
         self.addrs.clear();
         self.coaps_addrs.clear();
+        self.http_addrs.clear();
         self.plugins_loaded = None;
         self.wait_started();
     }
@@ -364,6 +377,11 @@ impl Server {
                 .parse()
                 .unwrap_or_else(|e| panic!("unparsable address in stdout line {line:?}: {e}"));
             self.coaps_addrs.push(addr);
+        } else if let Some(addr) = line.strip_prefix("http listening on ") {
+            let addr = addr
+                .parse()
+                .unwrap_or_else(|e| panic!("unparsable address in stdout line {line:?}: {e}"));
+            self.http_addrs.push(addr);
         } else if line.starts_with("plugins loaded") {
             self.plugins_loaded = Some(line.to_owned());
         }
@@ -522,6 +540,7 @@ impl ServerBuilder {
             child,
             addrs: Vec::new(),
             coaps_addrs: Vec::new(),
+            http_addrs: Vec::new(),
             stderr,
             stdout,
             plugins_loaded: None,

@@ -82,6 +82,14 @@ pub struct ToHold {
     payload: Vec<u8>,
 }
 
+impl ToHold {
+    /// The whole response, for a transport that sends it in one piece
+    /// (HTTP): its head (ETag included) and its payload.
+    pub fn into_whole(self) -> (Packet, Vec<u8>) {
+        (self.head, self.payload)
+    }
+}
+
 /// How the exchange layer bounds what it sends and holds.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockwiseLimits {

@@ -1,0 +1,234 @@
+//! The HTTP front (issue 17): HTTP/1.1 beside CoAP, on hyper through axum.
+//! Every resource the host serves is reachable at its own path (RFC 8075
+//! §5.3, the null mapping) through the same exchange layer as a CoAP
+//! request: the same access policy (an HTTP client is anonymous, as on
+//! plain coap), routing, plugins, limits and discovery; a change made over
+//! HTTP notifies the resource's CoAP observers.
+//!
+//! - [`null_mapping`]: HTTP request to CoAP request, CoAP response to HTTP;
+//! - [`status`]: RFC 8075 §7's table of codes;
+//! - [`media_type`]: Content-Type and Accept to Content-Format and back.
+
+pub mod media_type;
+pub mod null_mapping;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use coap_lite::{CoapOption, Packet};
+use tokio::sync::Semaphore;
+
+use crate::access::methods::MethodSet;
+use crate::exchange::blockwise::Block;
+use crate::exchange::{Dispatch, ExchangeLayer, ObserveIntent, Transfers};
+use crate::identity::Requester;
+use crate::router::Router;
+use crate::runtime::{HostContext, ResourceEvent};
+
+/// What every HTTP request needs of the host.
+pub struct HttpFront {
+    exchanges: Arc<ExchangeLayer>,
+    router: Arc<Router>,
+    host: Arc<HostContext>,
+    /// Block-wise state the exchange layer asks for; HTTP bodies are whole,
+    /// so only a large response's slicing uses it.
+    transfers: Mutex<Transfers>,
+    in_flight: Semaphore,
+    max_body: usize,
+}
+
+impl HttpFront {
+    /// A front over the host's exchange layer.
+    pub fn new(
+        exchanges: Arc<ExchangeLayer>,
+        router: Arc<Router>,
+        host: Arc<HostContext>,
+        transfers: Transfers,
+        max_in_flight: usize,
+        max_body: usize,
+    ) -> HttpFront {
+        HttpFront {
+            exchanges,
+            router,
+            host,
+            transfers: Mutex::new(transfers),
+            in_flight: Semaphore::new(max_in_flight),
+            max_body,
+        }
+    }
+}
+
+/// Serves HTTP on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, front: Arc<HttpFront>) {
+    let app = axum::Router::new().fallback(handle).with_state(front);
+    if let Err(error) = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    {
+        tracing::error!(%error, "the HTTP front stopped");
+    }
+}
+
+/// The largest number of blocks one HTTP response is assembled from: a
+/// sliced answer the exchange layer did not hand over whole (discovery).
+const MAX_BLOCKS: u32 = 4096;
+
+async fn handle(
+    State(front): State<Arc<HttpFront>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    // Past the bound, 503 at once rather than a queue without end.
+    let Ok(_permit) = front.in_flight.try_acquire() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+            "too many HTTP requests in flight\n",
+        )
+            .into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, front.max_body).await {
+        Ok(body) => body.to_vec(),
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {} bytes\n", front.max_body),
+            )
+                .into_response();
+        }
+    };
+    let path = parts.uri.path().to_owned();
+    let head_only = parts.method == Method::HEAD;
+    let packet = match null_mapping::coap_request(
+        &parts.method,
+        &path,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    ) {
+        Ok(packet) => packet,
+        Err(unmappable) => {
+            return (unmappable.status, format!("{}\n", unmappable.reason)).into_response();
+        }
+    };
+    let (head, payload) = exchange(&front, packet, peer).await;
+    let allow = allowed_methods(&front.router, &path);
+    null_mapping::http_response(&head, payload, head_only, allow)
+}
+
+/// The CoAP exchange for `request`: the response's head and its whole body.
+async fn exchange(front: &HttpFront, request: Packet, peer: SocketAddr) -> (Packet, Vec<u8>) {
+    let requester = Requester::anonymous();
+    let (mut head, mut payload) = answer(front, request.clone(), peer, &requester).await;
+    // A response the layer sliced without handing it whole (the discovery
+    // document): fetched block by block, as a CoAP client would.
+    let mut blocks = 0;
+    while let Some(block) = head
+        .get_first_option(CoapOption::Block2)
+        .and_then(|v| Block::decode(v))
+        .filter(|b| b.more && blocks < MAX_BLOCKS)
+    {
+        blocks += 1;
+        let mut next = request.clone();
+        next.clear_option(CoapOption::Block2);
+        next.add_option(
+            CoapOption::Block2,
+            Block::new(block.num + 1, false, block.size()).encode(),
+        );
+        let (next_head, next_payload) = answer(front, next, peer, &requester).await;
+        if u8::from(next_head.header.code) >> 5 != 2 {
+            return (next_head, next_payload);
+        }
+        payload.extend_from_slice(&next_payload);
+        head = next_head;
+    }
+    head.clear_option(CoapOption::Block2);
+    (head, payload)
+}
+
+/// One dispatch through the exchange layer, and the plugin call it asks for.
+async fn answer(
+    front: &HttpFront,
+    request: Packet,
+    peer: SocketAddr,
+    requester: &Requester,
+) -> (Packet, Vec<u8>) {
+    let dispatch = {
+        let mut transfers = front.transfers.lock().unwrap_or_else(|e| e.into_inner());
+        // TCP's handshake proves the address: no amplification bound (the
+        // request size it takes is "unbounded").
+        front.exchanges.dispatch(
+            request,
+            peer,
+            requester,
+            true,
+            usize::MAX,
+            &mut transfers,
+            Instant::now(),
+        )
+    };
+    match dispatch {
+        Dispatch::Respond(mut response) => {
+            let payload = std::mem::take(&mut response.payload);
+            (response, payload)
+        }
+        Dispatch::Reject => {
+            let mut response = Packet::new();
+            response.header.code =
+                coap_lite::MessageClass::Response(coap_lite::ResponseType::BadOption);
+            (response, b"an unrecognised critical option".to_vec())
+        }
+        Dispatch::Call(call) => {
+            let observe = call.observe.clone();
+            let answer = call.run().await;
+            let (head, payload) = match answer.held {
+                Some(whole) => whole.into_whole(),
+                None => {
+                    let mut response = answer.response;
+                    let payload = std::mem::take(&mut response.payload);
+                    (response, payload)
+                }
+            };
+            if let ObserveIntent::Change { path } = observe
+                && u8::from(head.header.code) >> 5 == 2
+            {
+                front.host.publish(ResourceEvent::Changed {
+                    path,
+                    important: false,
+                });
+            }
+            (head, payload)
+        }
+    }
+}
+
+/// The methods of the resource at `path`, as an `Allow` header value.
+fn allowed_methods(router: &Router, path: &str) -> Option<String> {
+    let table = router.table();
+    let route = table.route(path)?;
+    let methods = MethodSet::of(route.resource.methods);
+    let mut names: Vec<String> = methods
+        .iter()
+        .map(|m| crate::access::methods::name(m).to_ascii_uppercase())
+        .collect();
+    if methods.contains(crate::runtime::bindings::types::Method::Get) {
+        names.push("HEAD".to_owned());
+    }
+    Some(names.join(", "))
+}
+
+/// Binds the HTTP addresses (before the slow start-up, like the UDP ones).
+pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    use anyhow::Context as _;
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot serve HTTP on {address}"))
+}
