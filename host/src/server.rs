@@ -146,6 +146,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             shared.exchanges.transfers(config.upload_limits()),
             config.http.max_in_flight,
             config.blockwise.max_body_size,
+            crate::http::event_stream::EventStreams::new(
+                config.observe.max_total,
+                config.observe.max_per_endpoint,
+                Duration::from_millis(config.observe.min_notification_interval_ms),
+            ),
         ));
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");

@@ -319,3 +319,154 @@ fn bounds() {
         "served again once the slot is free"
     );
 }
+
+/// A `curl -N` reading an event stream: its lines as they come.
+struct EventStream {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl EventStream {
+    fn open(url: &str, accept: &str) -> EventStream {
+        let mut child = Command::new("curl")
+            .args([
+                "-sN",
+                "--max-time",
+                "60",
+                "-H",
+                &format!("Accept: {accept}"),
+                url,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        EventStream { child, lines }
+    }
+
+    /// The next event's (id, event, data), within `within`.
+    fn next_event(&self, within: Duration) -> Option<(u64, String, String)> {
+        let deadline = Instant::now() + within;
+        let (mut id, mut event, mut data) = (None, String::new(), Vec::new());
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.lines.recv_timeout(left).ok()?;
+            if line.is_empty() {
+                if !data.is_empty() {
+                    return Some((id.unwrap_or(0), event, data.join("\n")));
+                }
+                continue;
+            }
+            if let Some(value) = line.strip_prefix("id: ") {
+                id = value.parse().ok();
+            } else if let Some(value) = line.strip_prefix("event: ") {
+                event = value.to_owned();
+            } else if let Some(value) = line.strip_prefix("data: ") {
+                data.push(value.to_owned());
+            }
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn coap_put_led(server: &Server, state: &str) {
+    let output = Command::new(binary())
+        .args([
+            "put",
+            "-t",
+            "json",
+            "-e",
+            &format!(r#"{{"state":"{state}"}}"#),
+            &server.uri("/led"),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Observe over HTTP: the current state, then each change made over CoAP,
+/// with increasing ids; the format asked for beside text/event-stream.
+#[test]
+fn observe_as_server_sent_events() {
+    let server = http_server(&["led", "temperature", "info"]);
+    let stream = EventStream::open(&server.http_url("/led"), "text/event-stream");
+    let (first_id, event, data) = stream
+        .next_event(Duration::from_secs(10))
+        .expect("the current state");
+    assert_eq!(
+        (event.as_str(), data.as_str()),
+        ("notification", r#"{"state":"off"}"#)
+    );
+    coap_put_led(&server, "on");
+    let (second_id, _, data) = stream
+        .next_event(Duration::from_secs(10))
+        .expect("the change");
+    assert_eq!(data, r#"{"state":"on"}"#);
+    assert!(second_id > first_id, "{first_id} then {second_id}");
+
+    let text = EventStream::open(
+        &server.http_url("/temperature"),
+        "text/event-stream, text/plain",
+    );
+    let (_, _, data) = text.next_event(Duration::from_secs(10)).expect("a reading");
+    assert!(data.ends_with(" C"), "text/plain asked for: {data}");
+
+    let info = curl(
+        &["-H", "Accept: text/event-stream"],
+        &server.http_url("/info"),
+    );
+    assert_eq!(info.status, 406, "not observable");
+    let none = curl(
+        &["-H", "Accept: text/event-stream"],
+        &server.http_url("/nothing"),
+    );
+    assert_eq!(none.status, 404);
+}
+
+/// Streams count against the observer limits, and closing one gives its
+/// place back (the observation ends with the stream).
+#[test]
+fn event_streams_are_bounded_and_closing_one_ends_it() {
+    let server = Server::builder()
+        .plugins(&["led"])
+        .config("[observe]\nmax_per_endpoint = 1\n")
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .start();
+    let url = server.http_url("/led");
+    let first = EventStream::open(&url, "text/event-stream");
+    first
+        .next_event(Duration::from_secs(10))
+        .expect("the first stream runs");
+    let refused = curl(&["-H", "Accept: text/event-stream"], &url);
+    assert_eq!(refused.status, 503, "a second stream from the same address");
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let second = loop {
+        let stream = EventStream::open(&url, "text/event-stream");
+        if stream.next_event(Duration::from_secs(2)).is_some() {
+            break stream;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place was never given back"
+        );
+    };
+    drop(second);
+}

@@ -294,6 +294,12 @@ impl PluginCall {
         }
     }
 
+    /// Calls the plugin and returns its whole response, never sliced into
+    /// blocks: for a transport that carries any size (an HTTP event stream).
+    pub async fn whole(self) -> Packet {
+        self.answer().await
+    }
+
     async fn answer(&self) -> Packet {
         let result = if self.for_observers {
             self.plugin.render(&self.request).await

@@ -7,8 +7,10 @@
 //!
 //! - [`null_mapping`]: HTTP request to CoAP request, CoAP response to HTTP;
 //! - [`status`]: RFC 8075 §7's table of codes;
-//! - [`media_type`]: Content-Type and Accept to Content-Format and back.
+//! - [`media_type`]: Content-Type and Accept to Content-Format and back;
+//! - [`event_stream`]: Observe as Server-Sent Events.
 
+pub mod event_stream;
 pub mod media_type;
 pub mod null_mapping;
 pub mod status;
@@ -40,6 +42,7 @@ pub struct HttpFront {
     transfers: Mutex<Transfers>,
     in_flight: Semaphore,
     max_body: usize,
+    event_streams: Arc<event_stream::EventStreams>,
 }
 
 impl HttpFront {
@@ -51,6 +54,7 @@ impl HttpFront {
         transfers: Transfers,
         max_in_flight: usize,
         max_body: usize,
+        event_streams: event_stream::EventStreams,
     ) -> HttpFront {
         HttpFront {
             exchanges,
@@ -59,6 +63,7 @@ impl HttpFront {
             transfers: Mutex::new(transfers),
             in_flight: Semaphore::new(max_in_flight),
             max_body,
+            event_streams: Arc::new(event_streams),
         }
     }
 }
@@ -106,6 +111,17 @@ async fn handle(
         }
     };
     let path = parts.uri.path().to_owned();
+    let accept = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    if parts.method == Method::GET && event_stream::wants_event_stream(accept) {
+        let format = accept.and_then(event_stream::notification_format);
+        // The stream is long-lived: it holds an observer slot, not a
+        // request one.
+        drop(_permit);
+        return event_stream::open(front.clone(), path, format, peer.ip()).await;
+    }
     let head_only = parts.method == Method::HEAD;
     let packet = match null_mapping::coap_request(
         &parts.method,
