@@ -43,6 +43,19 @@ if ! python3 -c 'import aiocoap' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'aiocoap==0.4.17'
 fi
 
+# A headless browser for the web console's test (tests/e2e/console.rs):
+# Debian's chromium and its driver, and selenium (pinned) to drive them.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    log "installing chromium and chromium-driver (for the console test)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver </dev/null
+fi
+if ! python3 -c 'import selenium' 2>/dev/null; then
+    log "installing selenium (pip)"
+    python3 -m pip install --quiet 'selenium==4.27.1' \
+        || python3 -m pip install --quiet --break-system-packages 'selenium==4.27.1'
+fi
+
 log "building the host"
 cargo build --release --locked -p coapwasm
 

@@ -215,7 +215,8 @@ impl Observing {
     }
 
     /// The resource's state now, as an event: a 2.xx as `notification`,
-    /// anything else as `error`, which ends the stream (§3.2).
+    /// anything else as `failure`, which ends the stream (§3.2). (Not `error`:
+    /// a browser's EventSource gives that type to its own connection errors.)
     async fn notification(&mut self) -> Event {
         let Some(call) = self.front.exchanges.representation(&self.path, self.accept) else {
             self.ended = true;
@@ -237,7 +238,7 @@ impl Observing {
         let event = Event::default().id(sequence.to_string()).event(if success {
             "notification"
         } else {
-            "error"
+            "failure"
         });
         match std::str::from_utf8(&response.payload) {
             Ok(text) if !text.contains('\0') => {

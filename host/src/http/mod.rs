@@ -8,8 +8,10 @@
 //! - [`null_mapping`]: HTTP request to CoAP request, CoAP response to HTTP;
 //! - [`status`]: RFC 8075 §7's table of codes;
 //! - [`media_type`]: Content-Type and Accept to Content-Format and back;
-//! - [`event_stream`]: Observe as Server-Sent Events.
+//! - [`event_stream`]: Observe as Server-Sent Events;
+//! - [`console`]: the web console at `/`.
 
+pub mod console;
 pub mod event_stream;
 pub mod media_type;
 pub mod null_mapping;
@@ -115,6 +117,9 @@ async fn handle(
         .headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
+    if parts.method == Method::GET && console::is_console_request(&path, accept) {
+        return console::page();
+    }
     if parts.method == Method::GET && event_stream::wants_event_stream(accept) {
         let format = accept.and_then(event_stream::notification_format);
         // The stream is long-lived: it holds an observer slot, not a
