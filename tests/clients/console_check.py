@@ -4,6 +4,7 @@ Usage: console_check.py URL SCREENSHOT
 
 Prints one line per step on standard output:
   resources <json list of paths>
+  plugins <json list of plugin names>
   put <status text>
   observing <panel text>      then reads a line from standard input
   notified <panel text>       after the panel changed
@@ -33,6 +34,9 @@ try:
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#resources li[data-path="/led"]'))
     paths = [item.get_attribute("data-path") for item in driver.find_elements(By.CSS_SELECTOR, "#resources li")]
     print("resources", json.dumps(paths), flush=True)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#plugins tr[data-plugin="led"]'))
+    plugins = [row.get_attribute("data-plugin") for row in driver.find_elements(By.CSS_SELECTOR, "#plugins tbody tr")]
+    print("plugins", json.dumps(plugins), flush=True)
 
     driver.find_element(By.CSS_SELECTOR, '#resources li[data-path="/led"]').click()
     Select(driver.find_element(By.ID, "method")).select_by_visible_text("PUT")

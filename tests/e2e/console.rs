@@ -1,7 +1,8 @@
 //! The web console in a real headless browser (Debian's chromium and
 //! chromium-driver, driven by selenium from PyPI: `tests/clients/
 //! console_check.py`): it lists the resources, a PUT from its form changes
-//! `/led`, and an observed panel updates after a CoAP PUT.
+//! `/led`, an observed panel updates after a CoAP PUT, and the plugin list
+//! shows the plugins serving.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
@@ -56,6 +57,7 @@ fn the_console_lists_puts_and_observes() {
     let next = |step: &str| -> String {
         match lines.recv_timeout(Duration::from_secs(90)) {
             Ok(line) => {
+                eprintln!("browser: {line}");
                 assert!(line.starts_with(step), "expected {step}, got {line}");
                 line[step.len()..].trim().to_owned()
             }
@@ -74,6 +76,8 @@ fn the_console_lists_puts_and_observes() {
             "{path} in {resources:?}"
         );
     }
+    let plugins: Vec<String> = serde_json::from_str(&next("plugins")).unwrap();
+    assert_eq!(plugins, ["info", "led", "temperature"]);
     assert_eq!(next("put"), "200 OK");
     assert_eq!(
         coap(&["get", &server.uri("/led")]),

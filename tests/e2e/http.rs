@@ -470,3 +470,40 @@ fn event_streams_are_bounded_and_closing_one_ends_it() {
     };
     drop(second);
 }
+
+/// `/.well-known/coapwasm/plugins` lists the plugins serving, with their
+/// resources; a plugin dropped into the folder appears on a later read (the
+/// console shows the difference as a reload event).
+#[test]
+fn the_plugin_list_follows_hot_reload() {
+    let server = http_server(&["led"]);
+    let url = server.http_url("/.well-known/coapwasm/plugins");
+    let list = |reply: &Reply| -> Vec<String> {
+        let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        json["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = curl(&[], &url);
+    assert_eq!(first.header("content-type"), Some("application/json"));
+    assert_eq!(list(&first), ["led"]);
+    let json: serde_json::Value = serde_json::from_slice(&first.body).unwrap();
+    assert_eq!(json["plugins"][0]["resources"][0]["path"], "/led");
+    assert_eq!(
+        json["plugins"][0]["resources"][0]["methods"],
+        serde_json::json!(["GET", "POST", "PUT"])
+    );
+    std::fs::copy(
+        coapwasm_tests::artifacts::plugin("humidity.wasm"),
+        server.plugins_dir().join("humidity.wasm"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while list(&curl(&[], &url)) != ["humidity", "led"] {
+        assert!(Instant::now() < deadline, "humidity never listed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -9,10 +9,12 @@
 //! - [`status`]: RFC 8075 §7's table of codes;
 //! - [`media_type`]: Content-Type and Accept to Content-Format and back;
 //! - [`event_stream`]: Observe as Server-Sent Events;
-//! - [`console`]: the web console at `/`.
+//! - [`console`]: the web console at `/`;
+//! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`.
 
 pub mod console;
 pub mod event_stream;
+pub mod host_api;
 pub mod media_type;
 pub mod null_mapping;
 pub mod status;
@@ -119,6 +121,13 @@ async fn handle(
         .and_then(|v| v.to_str().ok());
     if parts.method == Method::GET && console::is_console_request(&path, accept) {
         return console::page();
+    }
+    if parts.method == Method::GET
+        && let Some(response) = host_api::respond(&front.router, &path, |p| {
+            front.exchanges.may_observe(&Requester::anonymous(), p)
+        })
+    {
+        return response;
     }
     if parts.method == Method::GET && event_stream::wants_event_stream(accept) {
         let format = accept.and_then(event_stream::notification_format);
