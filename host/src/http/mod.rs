@@ -7,10 +7,12 @@
 //!
 //! - [`null_mapping`]: HTTP request to CoAP request, CoAP response to HTTP;
 //! - [`status`]: RFC 8075 §7's table of codes;
-//! - [`media_type`]: Content-Type and Accept to Content-Format and back.
+//! - [`media_type`]: Content-Type and Accept to Content-Format and back;
+//! - `scrape`: the host's own `/metrics`, and the count of HTTP requests.
 
 pub mod media_type;
 pub mod null_mapping;
+mod scrape;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -65,7 +67,16 @@ impl HttpFront {
 
 /// Serves HTTP on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, front: Arc<HttpFront>) {
-    let app = axum::Router::new().fallback(handle).with_state(front);
+    let app = axum::Router::new()
+        // The host's own, as /.well-known/core is: a plugin's /metrics is
+        // not reachable over HTTP (over CoAP it is).
+        .route(scrape::PATH, axum::routing::get(scrape::metrics))
+        .fallback(handle)
+        .layer(axum::middleware::from_fn_with_state(
+            front.clone(),
+            scrape::count,
+        ))
+        .with_state(front);
     if let Err(error) = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
