@@ -171,7 +171,10 @@ fn counts_match_what_was_done() {
             &[("plugin", "led")]
         ) > 0.0
     );
-    assert_eq!(value(&samples, "coapwasm_observers", &[]), 0.0);
+    assert_eq!(
+        value(&samples, "coapwasm_observers", &[("transport", "coap")]),
+        0.0
+    );
     assert_eq!(value(&samples, "coapwasm_dtls_sessions", &[]), 0.0);
     assert_eq!(value(&samples, "coapwasm_blockwise_held_bytes", &[]), 0.0);
     assert_eq!(value(&samples, "coapwasm_proxy_cache_hits_total", &[]), 0.0);
@@ -191,4 +194,44 @@ fn counts_match_what_was_done() {
         ),
         1.0
     );
+}
+
+/// The observers gauge follows a CoAP observation's registration.
+#[test]
+fn observers_are_a_gauge() {
+    let mut server = Server::builder()
+        .plugins(&["led"])
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .start();
+    server.wait_plugins_loaded();
+    let observers = |server: &Server| {
+        value(
+            &scrape(server),
+            "coapwasm_observers",
+            &[("transport", "coap")],
+        )
+    };
+    assert_eq!(observers(&server), 0.0);
+    let mut observer = Command::new(binary())
+        .args(["observe", "--count", "2", "--duration", "10", "--jsonl"])
+        .arg(server.uri("/led"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(observer.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(first.contains("off"), "{first}");
+    // The socket's loop adds its count once the turn that registered ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut seen = observers(&server);
+    while seen != 1.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen = observers(&server);
+    }
+    let _ = observer.kill();
+    let _ = observer.wait();
+    assert_eq!(seen, 1.0);
 }
