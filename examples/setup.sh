@@ -56,6 +56,14 @@ if ! python3 -c 'import selenium' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'selenium==4.27.1'
 fi
 
+# prometheus_client's text parser, which tests/e2e/metrics.rs reads the
+# host's /metrics with. Pinned, like aiocoap.
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+    log "installing prometheus-client (pip)"
+    python3 -m pip install --quiet 'prometheus-client==0.23.1' \
+        || python3 -m pip install --quiet --break-system-packages 'prometheus-client==0.23.1'
+fi
+
 log "building the host"
 cargo build --release --locked -p coapwasm
 

@@ -21,6 +21,7 @@ pub mod http;
 pub mod identity;
 pub mod kv_store;
 pub mod message;
+pub mod metrics;
 pub mod observation_store;
 pub mod plugin_folder;
 pub mod reload;

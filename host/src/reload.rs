@@ -17,6 +17,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use crate::allocator;
+use crate::metrics::Metrics;
 use crate::plugin_folder::{ParallelLoad, PluginSet, is_component_file, load_order};
 use crate::router::{Router, RoutingTable};
 use crate::runtime::manifest::Manifest;
@@ -81,6 +82,7 @@ pub struct Reloader {
     router: Arc<Router>,
     set: PluginSet,
     debounce: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// What the initial load ended with.
@@ -103,7 +105,14 @@ impl Reloader {
             router,
             set: PluginSet::default(),
             debounce,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The reloader, counting the changes it applies in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Loads the plugin `files`, `at_once` at a time, and puts each plugin in
@@ -250,6 +259,7 @@ impl Reloader {
         match self.set.with(plugin.clone()) {
             Ok((set, table)) => {
                 self.install(set, table);
+                self.metrics.reload(true);
                 allocator::release_unused();
                 let verb = if current.is_some() {
                     "upgraded plugin"
@@ -314,6 +324,7 @@ impl Reloader {
     }
 
     fn failed(&self, file: &Path, serving: bool, reason: &str) {
+        self.metrics.reload(false);
         let consequence = if serving {
             "the previous version keeps serving"
         } else {

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::exchange::ExchangeLayer;
 use crate::kv_store::KvStore;
 use crate::message::MessageLayer;
+use crate::metrics::Metrics;
 use crate::observation_store::ObservationStore;
 use crate::plugin_folder::component_files;
 use crate::reload::{self, Reloader};
@@ -82,11 +83,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
     let access = config.access_policy();
     access.warn_if_open();
-    let exchanges = Arc::new(ExchangeLayer::new(
-        router.clone(),
-        config.blockwise_limits(),
-        access,
-    ));
+    // The host's one registry of metrics, scraped at /metrics over HTTP.
+    let metrics = Arc::new(Metrics::new());
+    let exchanges = Arc::new(
+        ExchangeLayer::new(router.clone(), config.blockwise_limits(), access)
+            .with_metrics(metrics.clone()),
+    );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
     let observations_path = config.data_dir.join("observations.redb");
@@ -165,7 +167,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // The loads run beside the sockets: each plugin serves once it is ready.
     // Folder events wait in their queue until the initial load is done.
     let at_once = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let mut reloader = Reloader::new(runtime, router, debounce);
+    let mut reloader = Reloader::new(runtime, router, debounce).with_metrics(metrics);
     tokio::spawn(async move {
         let loaded = reloader.load_initial(files, at_once).await;
         // Scripts and tests that need every plugin wait for this line.

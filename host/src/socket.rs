@@ -30,6 +30,7 @@ use crate::exchange::{
     Answer, Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, response,
 };
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
+use crate::metrics::{Code, Transport, coap_method};
 use crate::observation_store::ObservationStore;
 use crate::runtime::{HostContext, INLINE_BUDGET, ResourceEvent};
 use crate::transport::DatagramTransport;
@@ -84,12 +85,16 @@ pub struct Shared {
 }
 
 /// Work that ran off the loop, coming back to it.
+// Nearly every completion is a Response: boxing it to shrink the rarer
+// variant would only add an allocation per spawned call.
+#[allow(clippy::large_enum_variant)]
 enum Completion {
     /// A plugin's answer to a request.
     Response {
         exchange: Exchange,
         observe: ObserveIntent,
         answer: Answer,
+        tally: Tally,
     },
     /// A representation fetched for the observers of `path` in `accept`.
     Representation {
@@ -98,6 +103,13 @@ enum Completion {
         important: bool,
         response: Packet,
     },
+}
+
+/// What a request's count in the metrics needs until it is answered.
+struct Tally {
+    method: &'static str,
+    plugin: Arc<str>,
+    arrived: Instant,
 }
 
 /// One socket and everything that belongs to it.
@@ -127,6 +139,9 @@ struct Endpoint {
     outbox: Vec<(SocketAddr, Bytes)>,
     // The datagrams they, and the transport's own, became.
     wire: Vec<(SocketAddr, Bytes)>,
+    // The observations and DTLS sessions last added to the host's gauges.
+    counted_observers: usize,
+    counted_sessions: usize,
 }
 
 /// Serves one socket until the task is dropped.
@@ -160,6 +175,8 @@ pub async fn serve(
         queue: VecDeque::new(),
         outbox: Vec::new(),
         wire: Vec::new(),
+        counted_observers: 0,
+        counted_sessions: 0,
     };
     endpoint.restore_observations();
 
@@ -209,6 +226,7 @@ pub async fn serve(
         }
         endpoint.run_actions(Instant::now());
         endpoint.flush().await;
+        endpoint.update_gauges();
         if endpoint.spawned > 0 {
             tokio::task::yield_now().await;
         }
@@ -312,7 +330,53 @@ impl Endpoint {
         self.queue = queue;
     }
 
+    /// The transport's label in the metrics.
+    fn transport_label(&self) -> Transport {
+        match self.transport {
+            DatagramTransport::Udp => Transport::Coap,
+            DatagramTransport::Dtls(..) => Transport::Coaps,
+        }
+    }
+
+    /// Counts a request answered with `response`.
+    fn count(
+        &self,
+        method: &'static str,
+        plugin: Option<&Arc<str>>,
+        response: &Packet,
+        arrived: Instant,
+    ) {
+        self.shared.exchanges.metrics().request(
+            self.transport_label(),
+            plugin,
+            method,
+            Code::Coap(u8::from(response.header.code)),
+            arrived.elapsed(),
+        );
+    }
+
+    /// Brings the host's gauges of observations and DTLS sessions up to
+    /// this socket's counts, once a loop turn (nothing when unchanged).
+    fn update_gauges(&mut self) {
+        let observers = self.observations.len();
+        if observers != self.counted_observers {
+            let delta = observers as i64 - self.counted_observers as i64;
+            self.shared
+                .exchanges
+                .metrics()
+                .observers_changed(self.transport_label(), delta);
+            self.counted_observers = observers;
+        }
+        let sessions = self.transport.sessions();
+        if sessions != self.counted_sessions {
+            let delta = sessions as i64 - self.counted_sessions as i64;
+            self.shared.exchanges.metrics().dtls_sessions_changed(delta);
+            self.counted_sessions = sessions;
+        }
+    }
+
     fn on_request(&mut self, exchange: Exchange, request: Packet, now: Instant) {
+        let method = coap_method(u8::from(request.header.code));
         let dispatch = if self.pending >= self.limits.max_pending_requests {
             Dispatch::Respond(overloaded())
         } else {
@@ -331,6 +395,7 @@ impl Endpoint {
         };
         match dispatch {
             Dispatch::Respond(response) => {
+                self.count(method, None, &response, now);
                 self.layer
                     .on_response(exchange, response, now, &mut self.actions)
             }
@@ -338,6 +403,11 @@ impl Endpoint {
             Dispatch::Call(call) => {
                 self.pending += 1;
                 let observe = call.observe.clone();
+                let tally = Tally {
+                    method,
+                    plugin: call.plugin_name().clone(),
+                    arrived: now,
+                };
                 let inline = call.inline();
                 // The call's future (wasmtime's included) is kilobytes;
                 // boxed once, it is not copied again by every move of the
@@ -359,7 +429,7 @@ impl Endpoint {
                         plugin.placement().ran_long();
                     }
                     if let Poll::Ready(answer) = polled {
-                        self.on_answer(exchange, observe, answer, finished);
+                        self.on_answer(exchange, observe, answer, tally, finished);
                         return;
                     }
                 }
@@ -371,6 +441,7 @@ impl Endpoint {
                         exchange,
                         observe,
                         answer,
+                        tally,
                     });
                 });
             }
@@ -384,6 +455,7 @@ impl Endpoint {
         exchange: Exchange,
         observe: ObserveIntent,
         answer: Answer,
+        tally: Tally,
         now: Instant,
     ) {
         self.pending -= 1;
@@ -394,6 +466,7 @@ impl Endpoint {
             response = refusal;
         }
         self.observe_outcome(&exchange, observe, &mut response);
+        self.count(tally.method, Some(&tally.plugin), &response, tally.arrived);
         self.layer
             .on_response(exchange, response, now, &mut self.actions);
     }
@@ -404,9 +477,10 @@ impl Endpoint {
                 exchange,
                 observe,
                 answer,
+                tally,
             } => {
                 self.spawned -= 1;
-                self.on_answer(exchange, observe, answer, Instant::now());
+                self.on_answer(exchange, observe, answer, tally, Instant::now());
             }
             Completion::Representation {
                 path,

@@ -24,6 +24,7 @@ use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 use crate::access::{Decision, MethodSet, Policy, methods};
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
 use crate::identity::{Identity, Requester};
+use crate::metrics::{CallOutcome, Metrics};
 use crate::router::Router;
 use crate::runtime::bindings::types::{Method, Request};
 use crate::runtime::{CallError, Plugin};
@@ -149,6 +150,8 @@ pub struct PluginCall {
     /// for a rendering for observers, which the plugin renders as for no
     /// one in particular (its observers may be several requesters).
     requester: Requester,
+    /// Where the call's outcome is counted.
+    metrics: Arc<Metrics>,
 }
 
 /// The block-wise options of a request, for its response (RFC 7959).
@@ -267,6 +270,11 @@ impl PluginCall {
         .then(|| self.plugin.clone())
     }
 
+    /// The name of the plugin called.
+    pub fn plugin_name(&self) -> &Arc<str> {
+        self.plugin.shared_name()
+    }
+
     /// Calls the plugin; a trap or a timeout becomes a 5.xx with a diagnostic.
     pub async fn run(self) -> Answer {
         let blocks = self.blocks;
@@ -301,11 +309,24 @@ impl PluginCall {
     }
 
     async fn answer(&self) -> Packet {
+        let started = Instant::now();
         let result = if self.for_observers {
             self.plugin.render(&self.request).await
         } else {
             self.plugin.handle(&self.request, &self.requester).await
         };
+        let outcome = match &result {
+            Ok(answer) if answer.payload.len() > self.plugin.max_response_bytes() => {
+                CallOutcome::TooLarge
+            }
+            Ok(_) => CallOutcome::Ok,
+            Err(CallError::Trap { .. }) => CallOutcome::Trap,
+            Err(CallError::Timeout { .. }) => CallOutcome::Timeout,
+            Err(CallError::CpuTime { .. }) => CallOutcome::CpuLimit,
+            Err(_) => CallOutcome::Error,
+        };
+        self.metrics
+            .plugin_call(self.plugin.shared_name(), outcome, started.elapsed());
         match result {
             Ok(answer) if answer.payload.len() > self.plugin.max_response_bytes() => {
                 let limit = self.plugin.max_response_bytes();
@@ -343,6 +364,7 @@ pub struct ExchangeLayer {
     amplification_allowance: usize,
     representations: Representations,
     access: Policy,
+    metrics: Arc<Metrics>,
 }
 
 impl ExchangeLayer {
@@ -357,7 +379,26 @@ impl ExchangeLayer {
             amplification_factor: limits.amplification_factor,
             amplification_allowance: limits.amplification_allowance,
             representations: Representations::new(TransferMemory::new(limits.max_transfer_memory)),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The layer, counting into `metrics` (the host's one registry) rather
+    /// than a registry of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The host's metrics, for the transports to count their requests in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The bytes block-wise transfers hold now, partial uploads and held
+    /// responses of every socket.
+    pub fn blockwise_held(&self) -> usize {
+        self.representations.memory().used()
     }
 
     /// The block-wise state of a new socket, drawing on the host's one
@@ -532,6 +573,7 @@ impl ExchangeLayer {
             blocks,
             for_observers: false,
             requester: requester.clone(),
+            metrics: self.metrics.clone(),
             request: Request {
                 method: options.method,
                 path: options.path,
@@ -570,6 +612,7 @@ impl ExchangeLayer {
             },
             for_observers: true,
             requester: Requester::anonymous(),
+            metrics: self.metrics.clone(),
             request: Request {
                 method: Method::Get,
                 path: path.to_owned(),

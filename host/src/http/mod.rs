@@ -10,13 +10,15 @@
 //! - [`media_type`]: Content-Type and Accept to Content-Format and back;
 //! - [`event_stream`]: Observe as Server-Sent Events;
 //! - [`console`]: the web console at `/`;
-//! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`.
+//! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`;
+//! - `scrape`: the host's own `/metrics`, and the count of HTTP requests.
 
 pub mod console;
 pub mod event_stream;
 pub mod host_api;
 pub mod media_type;
 pub mod null_mapping;
+mod scrape;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -74,7 +76,16 @@ impl HttpFront {
 
 /// Serves HTTP on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, front: Arc<HttpFront>) {
-    let app = axum::Router::new().fallback(handle).with_state(front);
+    let app = axum::Router::new()
+        // The host's own, as /.well-known/core is: a plugin's /metrics is
+        // not reachable over HTTP (over CoAP it is).
+        .route(scrape::PATH, axum::routing::get(scrape::metrics))
+        .fallback(handle)
+        .layer(axum::middleware::from_fn_with_state(
+            front.clone(),
+            scrape::count,
+        ))
+        .with_state(front);
     if let Err(error) = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

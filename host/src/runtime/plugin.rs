@@ -194,6 +194,11 @@ impl Plugin {
         &self.name
     }
 
+    /// The plugin's name, shared (a metric's label).
+    pub fn shared_name(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// The file it was loaded from.
     pub fn file(&self) -> &Path {
         &self.file

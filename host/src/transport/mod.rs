@@ -115,6 +115,14 @@ impl DatagramTransport {
         }
     }
 
+    /// Established DTLS sessions (none over plain UDP).
+    pub fn sessions(&self) -> usize {
+        match self {
+            DatagramTransport::Udp => 0,
+            DatagramTransport::Dtls(endpoint, _) => endpoint.sessions(),
+        }
+    }
+
     /// `coap` or `coaps`, for logs.
     pub fn scheme(&self) -> &'static str {
         match self {
