@@ -139,14 +139,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let local = listener
             .local_addr()
             .context("HTTP listener has no local address")?;
-        let front = Arc::new(crate::http::HttpFront::new(
-            shared.exchanges.clone(),
-            router.clone(),
-            shared.host.clone(),
-            shared.exchanges.transfers(config.upload_limits()),
-            config.http.max_in_flight,
-            config.blockwise.max_body_size,
-        ));
+        let front = Arc::new(
+            crate::http::HttpFront::new(
+                shared.exchanges.clone(),
+                router.clone(),
+                shared.host.clone(),
+                shared.exchanges.transfers(config.upload_limits()),
+                config.http.max_in_flight,
+                config.blockwise.max_body_size,
+            )
+            .with_proxy(crate::http::cross_proxy::CrossProxy::new(
+                &config.http.proxy,
+                config.transmission_parameters(),
+                config.blockwise.max_body_size,
+            )?),
+        );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");
     }

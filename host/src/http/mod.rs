@@ -7,11 +7,16 @@
 //!
 //! - [`null_mapping`]: HTTP request to CoAP request, CoAP response to HTTP;
 //! - [`status`]: RFC 8075 §7's table of codes;
-//! - [`media_type`]: Content-Type and Accept to Content-Format and back.
+//! - [`media_type`]: Content-Type and Accept to Content-Format and back;
+//! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
+//!   and URI templates), with [`uri_template`] and [`proxy_allow`].
 
+pub mod cross_proxy;
 pub mod media_type;
 pub mod null_mapping;
+pub mod proxy_allow;
 pub mod status;
+pub mod uri_template;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -40,6 +45,8 @@ pub struct HttpFront {
     transfers: Mutex<Transfers>,
     in_flight: Semaphore,
     max_body: usize,
+    /// The cross-proxy to other CoAP devices, when set.
+    proxy: Option<cross_proxy::CrossProxy>,
 }
 
 impl HttpFront {
@@ -59,7 +66,14 @@ impl HttpFront {
             transfers: Mutex::new(transfers),
             in_flight: Semaphore::new(max_in_flight),
             max_body,
+            proxy: None,
         }
+    }
+
+    /// The same front, with the cross-proxy.
+    pub fn with_proxy(mut self, proxy: cross_proxy::CrossProxy) -> HttpFront {
+        self.proxy = Some(proxy);
+        self
     }
 }
 
@@ -105,6 +119,13 @@ async fn handle(
                 .into_response();
         }
     };
+    if let Some(proxy) = &front.proxy
+        && let Some(target) = proxy.target(&parts.method, parts.uri.path(), parts.uri.query())
+    {
+        return proxy
+            .forward(&parts.method, target, &parts.headers, body)
+            .await;
+    }
     let path = parts.uri.path().to_owned();
     let head_only = parts.method == Method::HEAD;
     let packet = match null_mapping::coap_request(
