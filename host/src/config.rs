@@ -99,7 +99,7 @@ impl Default for HttpConfig {
 /// target = "coap://{ip}:5683/temperature"
 /// methods = ["GET"]
 /// ```
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxyConfig {
     /// The targets the proxy may reach: an IP address (`127.0.0.1`, `::1`),
@@ -119,6 +119,21 @@ pub struct ProxyConfig {
     /// host's own resources.
     #[serde(rename = "route")]
     pub routes: Vec<ProxyRoute>,
+    /// Responses to GET kept by the cache (RFC 8075 §8.1: fresh while their
+    /// Max-Age lasts, then revalidated by ETag). Default 1024; 0 turns the
+    /// cache off. Each is at most `[blockwise] max_body_size`.
+    pub cache_entries: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            allow: Vec::new(),
+            timeout_ms: None,
+            routes: Vec::new(),
+            cache_entries: 1024,
+        }
+    }
 }
 
 /// One URI template route (RFC 8075 §5.4): an HTTP path matching `template`

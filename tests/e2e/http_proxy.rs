@@ -94,6 +94,8 @@ fn get_and_put_through_the_default_mapping() {
     assert_eq!(temperature.header("content-type"), Some("application/json"));
     assert!(temperature.json().is_object(), "{}", temperature.text());
 
+    let before = curl(&[], &hc("/led"));
+    assert_eq!(before.json()["state"], "off", "{}", before.text());
     let put = curl(
         &[
             "-X",
@@ -106,7 +108,8 @@ fn get_and_put_through_the_default_mapping() {
         &hc("/led"),
     );
     assert!(matches!(put.status, 200 | 204), "{}", put.text());
-    // Percent-encoded target, as RFC 8075 §5.3 allows.
+    // Percent-encoded target, as RFC 8075 §5.3 allows. (The PUT forgot
+    // what the cache held for /led; the GET before it put it there.)
     let encoded = format!("coap://{}/led", device.addr())
         .replace(':', "%3A")
         .replace('/', "%2F");
@@ -363,4 +366,67 @@ fn one_request_in_flight_per_device() {
         &proxy.http_url(&format!("/hc/coap://{}/test/slow?ms=10", device.addr())),
     );
     assert_eq!(third.status, 200, "{}", third.text());
+}
+
+/// The cache (RFC 8075 §8.1): a fresh answer is served without asking the
+/// device again; a stale one is revalidated with its ETag, and the device's
+/// 2.03 Valid serves the kept body. The device is a stub here, to see what
+/// reaches it and to give a Max-Age of 1 s.
+#[test]
+fn cache_honours_max_age_and_revalidates_with_etag() {
+    use coapwasm_tests::{Code, Message, Type};
+    const ETAG: u16 = 4;
+    const MAX_AGE: u16 = 14;
+    let device = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = device.local_addr().unwrap();
+    device
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let stub = thread::spawn(move || {
+        // Bounded: two requests at most, each within the read timeout.
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 1500];
+        for _ in 0..2 {
+            let Ok((n, from)) = device.recv_from(&mut buffer) else {
+                break;
+            };
+            let request = Message::decode(&buffer[..n]).unwrap();
+            let etag = request.option_value(ETAG).map(<[u8]>::to_vec);
+            let code = if etag.as_deref() == Some(&[7, 7][..]) {
+                Code::VALID
+            } else {
+                Code::CONTENT
+            };
+            let mut answer = Message::new(Type::Ack, code, request.mid)
+                .token(&request.token)
+                .option(ETAG, &[7, 7])
+                .uint_option(MAX_AGE, 1);
+            if code == Code::CONTENT {
+                answer = answer.payload(b"kept");
+            }
+            device.send_to(&answer.encode(), from).unwrap();
+            seen.push(etag);
+        }
+        seen
+    });
+    let proxy = proxy(ALLOW_LOOPBACK);
+    let url = proxy.http_url(&format!("/hc/coap://{target}/value"));
+    let first = curl(&[], &url);
+    assert_eq!((first.status, first.text().as_str()), (200, "kept"));
+    assert_eq!(first.header("cache-status"), Some("coapwasm; fwd=uri-miss"));
+    assert_eq!(first.header("etag"), Some("\"0707\""));
+    let second = curl(&[], &url);
+    assert_eq!((second.status, second.text().as_str()), (200, "kept"));
+    assert_eq!(second.header("cache-status"), Some("coapwasm; hit"));
+    thread::sleep(Duration::from_millis(1100));
+    let third = curl(&[], &url);
+    assert_eq!((third.status, third.text().as_str()), (200, "kept"));
+    assert_eq!(third.header("cache-status"), Some("coapwasm; fwd=stale"));
+    assert_eq!(third.header("cache-control"), Some("max-age=1"));
+    let seen = stub.join().unwrap();
+    assert_eq!(
+        seen,
+        vec![None, Some(vec![7, 7])],
+        "what reached the device"
+    );
 }

@@ -14,13 +14,15 @@
 //! table. Only targets on the allow-list are reached (403 otherwise, and
 //! always for multicast); a silent device is 504 after `timeout_ms`, an
 //! unreachable or unintelligible one 502; one request at a time per device
-//! (NSTART = 1, RFC 7252 §4.7), 503 past it.
+//! (NSTART = 1, RFC 7252 §4.7), 503 past it. Answers to GET are cached
+//! ([`super::proxy_cache`]); `Cache-Status` (RFC 9211) says whether one
+//! was a hit.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
@@ -28,6 +30,7 @@ use coap_lite::RequestType;
 
 use super::null_mapping::{self, Unmappable};
 use super::proxy_allow::{self, AllowList};
+use super::proxy_cache::{Lookup, ProxyCache};
 use super::uri_template::{self, Template};
 use crate::client::driver::{self, DriveError};
 use crate::client::exchange::Request;
@@ -42,6 +45,9 @@ const PREFIX: &str = "/hc/";
 const URI_HOST: u16 = 3;
 const URI_PATH: u16 = 11;
 const URI_QUERY: u16 = 15;
+const IF_MATCH: u16 = 1;
+const ETAG: u16 = 4;
+const ACCEPT: u16 = 17;
 
 /// The block size of uploads and downloads (RFC 7959's largest).
 const BLOCK_SIZE: usize = 1024;
@@ -110,6 +116,7 @@ pub struct CrossProxy {
     /// Devices with a request in flight (NSTART = 1).
     busy: Mutex<HashSet<SocketAddr>>,
     seeds: AtomicU64,
+    cache: ProxyCache,
 }
 
 impl CrossProxy {
@@ -131,6 +138,7 @@ impl CrossProxy {
             max_body,
             busy: Mutex::new(HashSet::new()),
             seeds: AtomicU64::new(rand::random()),
+            cache: ProxyCache::new(config.cache_entries),
         })
     }
 
@@ -223,10 +231,45 @@ impl CrossProxy {
                 &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
             );
         }
-        let request = match self.request(method, &uri, headers, body) {
+        let mut request = match self.request(method, &uri, headers, body) {
             Ok(request) => request,
             Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
         };
+        // The resource as the device sees it, however the URI was spelled.
+        let resource = format!("{peer} {:?} {:?} {:?}", uri.uri_host(), uri.path, uri.query);
+        // Only a GET of the proxy's own: a client's conditional one is its
+        // business, not the cache's.
+        let cache_key = (request.method == RequestType::Get
+            && !request
+                .options
+                .iter()
+                .any(|(n, _)| *n == ETAG || *n == IF_MATCH))
+        .then(|| {
+            let accept = request
+                .options
+                .iter()
+                .find(|(n, _)| *n == ACCEPT)
+                .map(|(_, v)| v.clone());
+            (resource.clone(), accept)
+        });
+        let head_only = method == Method::HEAD;
+        if !matches!(request.method, RequestType::Get | RequestType::Fetch) {
+            self.cache.invalidate(&resource);
+        }
+        let mut cache_status = "coapwasm; fwd=uri-miss";
+        if let Some(key) = &cache_key {
+            match self.cache.lookup(key, Instant::now()) {
+                Lookup::Fresh(head, payload) => {
+                    let response = null_mapping::http_response(&head, payload, head_only, None);
+                    return with_cache_status(response, "coapwasm; hit");
+                }
+                Lookup::Stale(etag) => {
+                    request.options.push((ETAG, etag));
+                    cache_status = "coapwasm; fwd=stale";
+                }
+                Lookup::Miss => {}
+            }
+        }
         let Some(_busy) = Busy::claim(&self.busy, peer) else {
             let mut response = plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -241,12 +284,22 @@ impl CrossProxy {
         let answer = driver::exchange(peer, request, self.parameters, seed, self.timeout).await;
         tracing::debug!(%peer, %method, target, ok = answer.is_ok(), "proxied");
         match answer {
-            Ok(response) => null_mapping::http_response(
-                &response.head,
-                response.payload,
-                method == Method::HEAD,
-                None,
-            ),
+            Ok(response) => {
+                let cacheable = cache_key.is_some();
+                let (head, payload) = match cache_key {
+                    Some(key) => {
+                        self.cache
+                            .store(key, response.head, response.payload, Instant::now())
+                    }
+                    None => (response.head, response.payload),
+                };
+                let response = null_mapping::http_response(&head, payload, head_only, None);
+                if cacheable {
+                    with_cache_status(response, cache_status)
+                } else {
+                    response
+                }
+            }
             Err(DriveError::Timeout) => plain(
                 StatusCode::GATEWAY_TIMEOUT,
                 &format!(
@@ -343,6 +396,14 @@ impl Drop for Busy<'_> {
     }
 }
 
+/// `Cache-Status` (RFC 9211): served from the cache, or forwarded and why.
+fn with_cache_status(mut response: Response, status: &'static str) -> Response {
+    response
+        .headers_mut()
+        .insert("cache-status", HeaderValue::from_static(status));
+    response
+}
+
 fn plain(status: StatusCode, reason: &str) -> Response {
     (status, format!("{reason}\n")).into_response()
 }
@@ -356,6 +417,7 @@ mod tests {
         let config = ProxyConfig {
             allow: vec!["127.0.0.1".to_owned()],
             timeout_ms: Some(1000),
+            cache_entries: 16,
             routes: routes
                 .iter()
                 .map(|(template, target, methods)| ProxyRoute {

@@ -9,12 +9,14 @@
 //! - [`status`]: RFC 8075 §7's table of codes;
 //! - [`media_type`]: Content-Type and Accept to Content-Format and back;
 //! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
-//!   and URI templates), with [`uri_template`] and [`proxy_allow`].
+//!   and URI templates), with [`uri_template`], [`proxy_allow`] and
+//!   [`proxy_cache`].
 
 pub mod cross_proxy;
 pub mod media_type;
 pub mod null_mapping;
 pub mod proxy_allow;
+pub mod proxy_cache;
 pub mod status;
 pub mod uri_template;
 
