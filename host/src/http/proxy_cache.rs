@@ -142,3 +142,67 @@ fn uint(value: u32) -> Vec<u8> {
     let skip = bytes.iter().take_while(|&&b| b == 0).count();
     bytes[skip..].to_vec()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(max_age: Option<u32>, etag: Option<&[u8]>) -> Packet {
+        let mut packet = Packet::new();
+        packet.header.code = MessageClass::Response(ResponseType::Content);
+        if let Some(seconds) = max_age {
+            packet.add_option(CoapOption::MaxAge, uint(seconds));
+        }
+        if let Some(etag) = etag {
+            packet.add_option(CoapOption::ETag, etag.to_vec());
+        }
+        packet
+    }
+
+    fn key(name: &str) -> Key {
+        (name.to_owned(), None)
+    }
+
+    #[test]
+    fn fresh_then_stale_then_valid() {
+        let cache = ProxyCache::new(4);
+        let t0 = Instant::now();
+        cache.store(key("a"), content(Some(10), Some(&[1])), b"x".to_vec(), t0);
+        let Lookup::Fresh(head, body) = cache.lookup(&key("a"), t0 + Duration::from_secs(3)) else {
+            panic!("not fresh");
+        };
+        assert_eq!(body, b"x");
+        assert_eq!(head.get_first_option(CoapOption::MaxAge), Some(&vec![7]));
+        let later = t0 + Duration::from_secs(11);
+        assert!(matches!(cache.lookup(&key("a"), later), Lookup::Stale(e) if e == [1]));
+        let mut valid = Packet::new();
+        valid.header.code = MessageClass::Response(ResponseType::Valid);
+        valid.add_option(CoapOption::ETag, vec![1]);
+        let (head, body) = cache.store(key("a"), valid, Vec::new(), later);
+        assert_eq!(body, b"x");
+        assert_eq!(
+            head.header.code,
+            MessageClass::Response(ResponseType::Content)
+        );
+        assert!(matches!(cache.lookup(&key("a"), later), Lookup::Fresh(..)));
+        cache.invalidate("a");
+        assert!(matches!(cache.lookup(&key("a"), later), Lookup::Miss));
+    }
+
+    #[test]
+    fn bounded_and_max_age_zero() {
+        let cache = ProxyCache::new(2);
+        let t0 = Instant::now();
+        cache.store(key("a"), content(Some(1), None), Vec::new(), t0);
+        cache.store(key("b"), content(Some(50), None), Vec::new(), t0);
+        cache.store(key("c"), content(None, None), Vec::new(), t0);
+        // "a", the stalest, made room.
+        assert!(matches!(cache.lookup(&key("a"), t0), Lookup::Miss));
+        assert!(matches!(cache.lookup(&key("c"), t0), Lookup::Fresh(..)));
+        cache.store(key("b"), content(Some(0), None), Vec::new(), t0);
+        assert!(matches!(cache.lookup(&key("b"), t0), Lookup::Miss));
+        // No ETag: a stale entry is a miss.
+        let later = t0 + Duration::from_secs(61);
+        assert!(matches!(cache.lookup(&key("c"), later), Lookup::Miss));
+    }
+}
