@@ -430,3 +430,29 @@ fn cache_honours_max_age_and_revalidates_with_etag() {
         "what reached the device"
     );
 }
+
+/// A device that rejects the request with a Reset (RFC 7252 §4.2) is an
+/// unintelligible one: 502 at once, not 504.
+#[test]
+fn reset_is_502() {
+    use coapwasm_tests::{Code, Message, Type};
+    let device = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = device.local_addr().unwrap();
+    device
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let stub = thread::spawn(move || {
+        let mut buffer = [0u8; 1500];
+        let (n, from) = device.recv_from(&mut buffer).expect("the proxied request");
+        let request = Message::decode(&buffer[..n]).unwrap();
+        let reset = Message::new(Type::Rst, Code::EMPTY, request.mid);
+        device.send_to(&reset.encode(), from).unwrap();
+    });
+    let proxy = proxy(ALLOW_LOOPBACK);
+    let started = Instant::now();
+    let reply = curl(&[], &proxy.http_url(&format!("/hc/coap://{target}/x")));
+    assert_eq!(reply.status, 502, "{}", reply.text());
+    assert!(reply.text().contains("Reset"), "{}", reply.text());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    stub.join().unwrap();
+}
