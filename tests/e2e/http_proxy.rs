@@ -159,6 +159,42 @@ fn blockwise_both_ways() {
     assert_eq!(echo["payload_utf8"], body.as_str());
 }
 
+/// A 200 KB firmware image up (Block1) and back down (Block2) through the
+/// proxy, byte for byte.
+#[test]
+fn firmware_image_both_ways() {
+    let device = Server::with_plugins(&["firmware"]);
+    let proxy = proxy(ALLOW_LOOPBACK);
+    let hc = |path: &str| proxy.http_url(&format!("/hc/coap://{}{path}", device.addr()));
+    let image: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let dir = TempDir::new();
+    let file = dir.path().join("image.bin");
+    std::fs::write(&file, &image).unwrap();
+    let upload = curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            &format!("@{}", file.display()),
+        ],
+        &hc("/firmware"),
+    );
+    assert!(
+        matches!(upload.status, 200 | 201 | 204),
+        "{}: {}",
+        upload.status,
+        upload.text()
+    );
+    let download = curl(&[], &hc("/firmware/image"));
+    assert_eq!(download.status, 200, "{}", download.text());
+    assert_eq!(download.body.len(), image.len());
+    assert!(download.body == image, "the image came back changed");
+}
+
 /// Seed 002's gateway routes, unchanged on the HTTP side, as URI templates.
 #[test]
 fn seed_002_routes() {
