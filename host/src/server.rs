@@ -135,6 +135,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             println!("listening on {local}");
         }
     }
+    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
+        &config.http.proxy,
+        config.transmission_parameters(),
+        config.blockwise.max_body_size,
+    )?);
     for listener in http_listeners {
         let local = listener
             .local_addr()
@@ -148,11 +153,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 config.http.max_in_flight,
                 config.blockwise.max_body_size,
             )
-            .with_proxy(crate::http::cross_proxy::CrossProxy::new(
-                &config.http.proxy,
-                config.transmission_parameters(),
-                config.blockwise.max_body_size,
-            )?),
+            .with_proxy(proxy.clone()),
         );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");

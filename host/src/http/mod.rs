@@ -47,8 +47,9 @@ pub struct HttpFront {
     transfers: Mutex<Transfers>,
     in_flight: Semaphore,
     max_body: usize,
-    /// The cross-proxy to other CoAP devices, when set.
-    proxy: Option<cross_proxy::CrossProxy>,
+    /// The cross-proxy to other CoAP devices, when set (one for every
+    /// listener: one cache, one request in flight per device).
+    proxy: Option<Arc<cross_proxy::CrossProxy>>,
 }
 
 impl HttpFront {
@@ -73,7 +74,7 @@ impl HttpFront {
     }
 
     /// The same front, with the cross-proxy.
-    pub fn with_proxy(mut self, proxy: cross_proxy::CrossProxy) -> HttpFront {
+    pub fn with_proxy(mut self, proxy: Arc<cross_proxy::CrossProxy>) -> HttpFront {
         self.proxy = Some(proxy);
         self
     }
