@@ -70,6 +70,9 @@ pub struct HttpConfig {
     /// HTTP requests being answered at once; past it 503 with Retry-After.
     /// Default 256.
     pub max_in_flight: usize,
+    /// The cross-proxy to other CoAP devices (RFC 8075): `/hc/coap://...`
+    /// and the URI templates of `[[http.proxy.route]]`.
+    pub proxy: ProxyConfig,
 }
 
 impl Default for HttpConfig {
@@ -77,8 +80,76 @@ impl Default for HttpConfig {
         HttpConfig {
             bind: Vec::new(),
             max_in_flight: 256,
+            proxy: ProxyConfig::default(),
         }
     }
+}
+
+/// The HTTP-to-CoAP cross-proxy (`[http.proxy]`, RFC 8075): `GET
+/// /hc/coap://HOST:PORT/PATH` (§5.3's default mapping, the target URI
+/// percent-encoded or not) and the routes' URI templates (§5.4) forward the
+/// request to that device. Nothing is forwarded until `allow` names targets.
+///
+/// ```toml
+/// [http.proxy]
+/// allow = ["127.0.0.1", "10.0.0.0/8", "sensor.local:5683"]
+/// timeout_ms = 10000
+/// [[http.proxy.route]]
+/// template = "/devices/{ip}/temperature"
+/// target = "coap://{ip}:5683/temperature"
+/// methods = ["GET"]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// The targets the proxy may reach: an IP address (`127.0.0.1`, `::1`),
+    /// a network (`10.0.0.0/8`, `fd00::/8`) or a host name, each optionally
+    /// with a port (`10.0.0.7:5683`, `[::1]:5683`, `sensor.local:5683`). A
+    /// name matches the name written in the target URI, an address or
+    /// network the address it resolves to. Default none: every target gets
+    /// 403. Multicast and broadcast targets are refused whatever is allowed.
+    /// `--proxy-allow HOST` (repeatable) adds entries.
+    pub allow: Vec<String>,
+    /// How long the device may stay silent: before its first answer, and
+    /// between two blocks of a block-wise transfer; then 504. Default
+    /// MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2) of `[transmission]`: 93 s with
+    /// the RFC's parameters. The seed's gateway used 10000.
+    pub timeout_ms: Option<u64>,
+    /// URI templates, `[[http.proxy.route]]`, tried in order before the
+    /// host's own resources.
+    #[serde(rename = "route")]
+    pub routes: Vec<ProxyRoute>,
+    /// Responses to GET kept by the cache (RFC 8075 §8.1: fresh while their
+    /// Max-Age lasts, then revalidated by ETag). Default 1024; 0 turns the
+    /// cache off. Each is at most `[blockwise] max_body_size`.
+    pub cache_entries: usize,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            allow: Vec::new(),
+            timeout_ms: None,
+            routes: Vec::new(),
+            cache_entries: 1024,
+        }
+    }
+}
+
+/// One URI template route (RFC 8075 §5.4): an HTTP path matching `template`
+/// is forwarded to `target` with the variables filled in; the HTTP query, if
+/// any, is added to the target's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyRoute {
+    /// An HTTP path whose segments are literals or variables: `{name}`
+    /// matches one segment, `{+name}` (last only) the rest of the path.
+    pub template: String,
+    /// A `coap://` URI template using the template's variables.
+    pub target: String,
+    /// The HTTP methods the route takes (`GET`, `PUT`, ...). Default every one.
+    #[serde(default)]
+    pub methods: Vec<String>,
 }
 
 /// The access policy (`[access]`, issue 15): who may use which methods on
@@ -518,6 +589,8 @@ impl Config {
 
     /// Rejects values that would make the host misbehave rather than fail.
     pub fn validate(&self) -> anyhow::Result<()> {
+        crate::http::cross_proxy::Settings::parse(&self.http.proxy)
+            .context("http.proxy: invalid")?;
         anyhow::ensure!(
             !self.bind.is_empty() || self.coaps.enabled(),
             "bind: at least one address is needed, unless coaps is configured"

@@ -89,6 +89,11 @@ struct ServeArgs {
     /// several. Default none: HTTP is off.
     #[arg(long, value_name = "ADDR")]
     http: Vec<SocketAddr>,
+    /// A target the HTTP cross-proxy may reach (an address, a network such
+    /// as 10.0.0.0/8, or a host name, with an optional :PORT); repeat for
+    /// several. Added to [http.proxy] allow. Default none.
+    #[arg(long, value_name = "HOST")]
+    proxy_allow: Vec<String>,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -118,6 +123,7 @@ impl ServeArgs {
         if !self.http.is_empty() {
             config.http.bind = self.http;
         }
+        config.http.proxy.allow.extend(self.proxy_allow);
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;
         }

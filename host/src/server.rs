@@ -137,23 +137,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             println!("listening on {local}");
         }
     }
+    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
+        &config.http.proxy,
+        config.transmission_parameters(),
+        config.blockwise.max_body_size,
+    )?);
     for listener in http_listeners {
         let local = listener
             .local_addr()
             .context("HTTP listener has no local address")?;
-        let front = Arc::new(crate::http::HttpFront::new(
-            shared.exchanges.clone(),
-            router.clone(),
-            shared.host.clone(),
-            shared.exchanges.transfers(config.upload_limits()),
-            config.http.max_in_flight,
-            config.blockwise.max_body_size,
-            crate::http::event_stream::EventStreams::new(
-                config.observe.max_total,
-                config.observe.max_per_endpoint,
-                Duration::from_millis(config.observe.min_notification_interval_ms),
-            ),
-        ));
+        let front = Arc::new(
+            crate::http::HttpFront::new(
+                shared.exchanges.clone(),
+                router.clone(),
+                shared.host.clone(),
+                shared.exchanges.transfers(config.upload_limits()),
+                config.http.max_in_flight,
+                config.blockwise.max_body_size,
+                crate::http::event_stream::EventStreams::new(
+                    config.observe.max_total,
+                    config.observe.max_per_endpoint,
+                    Duration::from_millis(config.observe.min_notification_interval_ms),
+                ),
+            )
+            .with_proxy(proxy.clone()),
+        );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");
     }

@@ -9,6 +9,8 @@
 //! - [`exchange`]: the client side of one exchange, sans-I/O;
 //! - [`connection`]: the socket, plain or DTLS, and the loop that drives an
 //!   exchange with it;
+//! - [`driver`]: the same exchange driven over a tokio socket, for the
+//!   HTTP cross-proxy;
 //! - [`content_format`], [`presentation`], [`link_format`]: what a payload
 //!   is and how it is shown;
 //! - [`command`]: the command line.
@@ -16,6 +18,7 @@
 pub mod command;
 pub mod connection;
 pub mod content_format;
+pub mod driver;
 pub mod exchange;
 pub mod link_format;
 pub mod presentation;

@@ -11,15 +11,22 @@
 //! - [`event_stream`]: Observe as Server-Sent Events;
 //! - [`console`]: the web console at `/`;
 //! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`;
-//! - `scrape`: the host's own `/metrics`, and the count of HTTP requests.
+//! - `scrape`: the host's own `/metrics`, and the count of HTTP requests;
+//! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
+//!   and URI templates), with [`uri_template`], [`proxy_allow`] and
+//!   [`proxy_cache`].
 
 pub mod console;
+pub mod cross_proxy;
 pub mod event_stream;
 pub mod host_api;
 pub mod media_type;
 pub mod null_mapping;
+pub mod proxy_allow;
+pub mod proxy_cache;
 mod scrape;
 pub mod status;
+pub mod uri_template;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -49,6 +56,9 @@ pub struct HttpFront {
     in_flight: Semaphore,
     max_body: usize,
     event_streams: Arc<event_stream::EventStreams>,
+    /// The cross-proxy to other CoAP devices, when set (one for every
+    /// listener: one cache, one request in flight per device).
+    proxy: Option<Arc<cross_proxy::CrossProxy>>,
 }
 
 impl HttpFront {
@@ -70,7 +80,14 @@ impl HttpFront {
             in_flight: Semaphore::new(max_in_flight),
             max_body,
             event_streams: Arc::new(event_streams),
+            proxy: None,
         }
+    }
+
+    /// The same front, with the cross-proxy.
+    pub fn with_proxy(mut self, proxy: Arc<cross_proxy::CrossProxy>) -> HttpFront {
+        self.proxy = Some(proxy);
+        self
     }
 }
 
@@ -125,6 +142,13 @@ async fn handle(
                 .into_response();
         }
     };
+    if let Some(proxy) = &front.proxy
+        && let Some(target) = proxy.target(&parts.method, parts.uri.path(), parts.uri.query())
+    {
+        return proxy
+            .forward(&parts.method, target, &parts.headers, body)
+            .await;
+    }
     let path = parts.uri.path().to_owned();
     let accept = parts
         .headers

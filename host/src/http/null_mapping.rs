@@ -215,7 +215,7 @@ fn entity_tag(tag: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn percent_decoded(text: &str) -> Result<Vec<u8>, Unmappable> {
+pub(crate) fn percent_decoded(text: &str) -> Result<Vec<u8>, Unmappable> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
