@@ -66,7 +66,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let kv_path = config.data_dir.join("kv.redb");
     let kv = KvStore::open(&kv_path)
         .with_context(|| format!("cannot open the key-value store {}", kv_path.display()))?;
-    let host = Arc::new(HostContext::new(config.device_id.clone(), Arc::new(kv)));
+    // The host's one registry of metrics, scraped at /metrics over HTTP.
+    let metrics = Arc::new(Metrics::new());
+    let host = Arc::new(
+        HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone()),
+    );
     let runtime = Runtime::new(
         host.clone(),
         config.runtime_limits(),
@@ -83,8 +87,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
     let access = config.access_policy();
     access.warn_if_open();
-    // The host's one registry of metrics, scraped at /metrics over HTTP.
-    let metrics = Arc::new(Metrics::new());
     let exchanges = Arc::new(
         ExchangeLayer::new(router.clone(), config.blockwise_limits(), access)
             .with_metrics(metrics.clone()),

@@ -169,7 +169,21 @@ async fn handle(
         // The stream is long-lived: it holds an observer slot, not a
         // request one.
         drop(_permit);
-        return event_stream::open(front.clone(), path, format, peer.ip()).await;
+        let plugin = front
+            .router
+            .table()
+            .route(&path)
+            .map(|route| route.plugin.shared_name().clone());
+        let mut response = event_stream::open(front.clone(), path, format, peer.ip()).await;
+        // An open stream has called the plugin for the first notification.
+        if let Some(plugin) = plugin
+            && response.status() == StatusCode::OK
+        {
+            response
+                .extensions_mut()
+                .insert(scrape::CalledPlugin(plugin));
+        }
+        return response;
     }
     let head_only = parts.method == Method::HEAD;
     let packet = match null_mapping::coap_request(
@@ -184,15 +198,26 @@ async fn handle(
             return (unmappable.status, format!("{}\n", unmappable.reason)).into_response();
         }
     };
-    let (head, payload) = exchange(&front, packet, peer).await;
+    let (head, payload, plugin) = exchange(&front, packet, peer).await;
     let allow = allowed_methods(&front.router, &path);
-    null_mapping::http_response(&head, payload, head_only, allow)
+    let mut response = null_mapping::http_response(&head, payload, head_only, allow);
+    if let Some(plugin) = plugin {
+        response
+            .extensions_mut()
+            .insert(scrape::CalledPlugin(plugin));
+    }
+    response
 }
 
-/// The CoAP exchange for `request`: the response's head and its whole body.
-async fn exchange(front: &HttpFront, request: Packet, peer: SocketAddr) -> (Packet, Vec<u8>) {
+/// The CoAP exchange for `request`: the response's head, its whole body,
+/// and the plugin called for it, if one was.
+async fn exchange(
+    front: &HttpFront,
+    request: Packet,
+    peer: SocketAddr,
+) -> (Packet, Vec<u8>, Option<Arc<str>>) {
     let requester = Requester::anonymous();
-    let (mut head, mut payload) = answer(front, request.clone(), peer, &requester).await;
+    let (mut head, mut payload, plugin) = answer(front, request.clone(), peer, &requester).await;
     // A response the layer sliced without handing it whole (the discovery
     // document): fetched block by block, as a CoAP client would.
     let mut blocks = 0;
@@ -208,15 +233,15 @@ async fn exchange(front: &HttpFront, request: Packet, peer: SocketAddr) -> (Pack
             CoapOption::Block2,
             Block::new(block.num + 1, false, block.size()).encode(),
         );
-        let (next_head, next_payload) = answer(front, next, peer, &requester).await;
+        let (next_head, next_payload, _) = answer(front, next, peer, &requester).await;
         if u8::from(next_head.header.code) >> 5 != 2 {
-            return (next_head, next_payload);
+            return (next_head, next_payload, plugin);
         }
         payload.extend_from_slice(&next_payload);
         head = next_head;
     }
     head.clear_option(CoapOption::Block2);
-    (head, payload)
+    (head, payload, plugin)
 }
 
 /// One dispatch through the exchange layer, and the plugin call it asks for.
@@ -225,7 +250,7 @@ async fn answer(
     request: Packet,
     peer: SocketAddr,
     requester: &Requester,
-) -> (Packet, Vec<u8>) {
+) -> (Packet, Vec<u8>, Option<Arc<str>>) {
     let dispatch = {
         let mut transfers = front.transfers.lock().unwrap_or_else(|e| e.into_inner());
         // TCP's handshake proves the address: no amplification bound (the
@@ -243,16 +268,17 @@ async fn answer(
     match dispatch {
         Dispatch::Respond(mut response) => {
             let payload = std::mem::take(&mut response.payload);
-            (response, payload)
+            (response, payload, None)
         }
         Dispatch::Reject => {
             let mut response = Packet::new();
             response.header.code =
                 coap_lite::MessageClass::Response(coap_lite::ResponseType::BadOption);
-            (response, b"an unrecognised critical option".to_vec())
+            (response, b"an unrecognised critical option".to_vec(), None)
         }
         Dispatch::Call(call) => {
             let observe = call.observe.clone();
+            let plugin = call.plugin_name().clone();
             let answer = call.run().await;
             let (head, payload) = match answer.held {
                 Some(whole) => whole.into_whole(),
@@ -270,7 +296,7 @@ async fn answer(
                     important: false,
                 });
             }
-            (head, payload)
+            (head, payload, Some(plugin))
         }
     }
 }
