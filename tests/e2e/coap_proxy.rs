@@ -333,3 +333,55 @@ fn off_by_default_and_authenticated_only() {
     let answer = ask(&mut peer, Code::GET, &device.uri("/led"));
     assert_eq!(answer.code, UNAUTHORIZED, "{answer}");
 }
+
+/// The host's own client with `-P` (as coap-client's): Proxy-Scheme and
+/// the Uri-* options, to the proxy.
+#[test]
+fn coapwasm_client_with_a_proxy() {
+    let device = Server::with_plugins(&["led"]);
+    let proxy = proxy("");
+    let hop = format!("coap://{}", proxy.addr());
+    let binary = coapwasm_tests::artifacts::binary();
+    let dir = coapwasm_tests::temp_dir::TempDir::new();
+    let within = Duration::from_secs(20);
+    let put = coapwasm_tests::command::run(
+        &binary,
+        &[
+            "put",
+            "-P",
+            &hop,
+            "-t",
+            "json",
+            "-e",
+            r#"{"state":"on"}"#,
+            &device.uri("/led"),
+        ],
+        dir.path(),
+        within,
+    );
+    assert!(put.status.success(), "{}", put.shown());
+    let get = coapwasm_tests::command::run(
+        &binary,
+        &["get", "-q", "-P", &hop, &device.uri("/led")],
+        dir.path(),
+        within,
+    );
+    assert!(get.status.success(), "{}", get.shown());
+    let state: serde_json::Value = serde_json::from_str(get.stdout.trim()).unwrap();
+    assert_eq!(state["state"], "on", "{}", get.shown());
+    // Not a direct request: the proxy refuses a target it does not allow.
+    let closed = Server::builder().plugins(&["led"]).start();
+    let refused = coapwasm_tests::command::run(
+        &binary,
+        &[
+            "get",
+            "-P",
+            &format!("coap://{}", closed.addr()),
+            &device.uri("/led"),
+        ],
+        dir.path(),
+        within,
+    );
+    assert!(!refused.status.success(), "{}", refused.shown());
+    assert!(refused.stderr.contains("5.05"), "{}", refused.shown());
+}
