@@ -385,3 +385,43 @@ fn coapwasm_client_with_a_proxy() {
     assert!(!refused.status.success(), "{}", refused.shown());
     assert!(refused.stderr.contains("5.05"), "{}", refused.shown());
 }
+
+/// A forward in progress is a pending request (`max_pending_requests`),
+/// as a plugin call is; once answered, it is not.
+#[test]
+fn a_forward_counts_as_a_pending_request() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = silent.local_addr().unwrap();
+    let proxy = Server::builder()
+        .plugins(&["led"])
+        .config(
+            "[runtime]\nmax_pending_requests = 1\n\
+             [http.proxy]\nallow = [\"127.0.0.1\"]\ntimeout_ms = 1000\n",
+        )
+        .start();
+    let mut waiting = proxy.peer();
+    let request = via(&mut waiting, Code::GET, &format!("coap://{target}/x"));
+    waiting.send(&request);
+    // Bounded: until the forward is under way (its datagram reached the
+    // silent device).
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(silent.recv(&mut [0; 1500]).is_ok(), "nothing was forwarded");
+    let mut other = proxy.peer();
+    let busy = other.get("/led");
+    assert_eq!(busy.code, Code::SERVICE_UNAVAILABLE, "{busy}");
+    assert!(busy.payload_text().contains("too many"), "{busy}");
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let timeout = loop {
+        let reply = waiting.expect(REPLY_TIMEOUT, "the 5.04");
+        if reply.code == GATEWAY_TIMEOUT || Instant::now() >= deadline {
+            break reply;
+        }
+    };
+    assert_eq!(timeout.code, GATEWAY_TIMEOUT, "{timeout}");
+    if timeout.mtype == Type::Con {
+        waiting.send(&Message::new(Type::Ack, Code::EMPTY, timeout.mid));
+    }
+    assert_eq!(other.get("/led").code, Code::CONTENT);
+}
