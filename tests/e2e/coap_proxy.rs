@@ -425,3 +425,23 @@ fn a_forward_counts_as_a_pending_request() {
     }
     assert_eq!(other.get("/led").code, Code::CONTENT);
 }
+
+/// Nothing listens at the target (ICMP port unreachable): 5.02 Bad Gateway
+/// (§5.9.3.3), long before the timeout.
+#[test]
+fn unreachable_device_is_bad_gateway() {
+    let closed = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = proxy("");
+    let mut peer = proxy.peer();
+    let started = Instant::now();
+    let answer = ask(&mut peer, Code::GET, &format!("coap://{closed}/x"));
+    assert_eq!(answer.code, BAD_GATEWAY, "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}

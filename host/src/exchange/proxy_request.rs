@@ -306,6 +306,23 @@ mod tests {
         assert!(with(252).unwrap().cacheable);
     }
 
+    /// Conditional requests are the device's to decide (§5.10.8).
+    #[test]
+    fn conditions_and_formats_go_on() {
+        let mut packet = get();
+        packet.header.code = MessageClass::Request(RequestType::Put);
+        packet.add_option(CoapOption::ProxyUri, b"coap://h/".to_vec());
+        packet.add_option(CoapOption::IfMatch, vec![1, 2]);
+        packet.add_option(CoapOption::IfNoneMatch, vec![]);
+        packet.add_option(CoapOption::ContentFormat, vec![50]);
+        let request = parse(&packet).unwrap();
+        assert_eq!(request.method, RequestType::Put);
+        assert_eq!(
+            request.forwarded,
+            [(1, vec![1, 2]), (5, vec![]), (12, vec![50])]
+        );
+    }
+
     #[test]
     fn observe_is_not_relayed() {
         let mut packet = get();
