@@ -90,6 +90,13 @@ impl Default for HttpConfig {
 /// percent-encoded or not) and the routes' URI templates (§5.4) forward the
 /// request to that device. Nothing is forwarded until `allow` names targets.
 ///
+/// The same table configures the CoAP front's forward-proxying (RFC 7252
+/// §5.7.2: requests with Proxy-Uri or Proxy-Scheme), which is the same
+/// proxy (one allow-list, cache, timeout and NSTART per device) and needs
+/// no `[http] bind`. The table keeps its name because it shipped, and two
+/// tables for one proxy would need rules for when they disagree; `coap`
+/// says who may use it over CoAP.
+///
 /// ```toml
 /// [http.proxy]
 /// allow = ["127.0.0.1", "10.0.0.0/8", "sensor.local:5683"]
@@ -123,6 +130,11 @@ pub struct ProxyConfig {
     /// Max-Age lasts, then revalidated by ETag). Default 1024; 0 turns the
     /// cache off. Each is at most `[blockwise] max_body_size`.
     pub cache_entries: usize,
+    /// Who may use the proxy over CoAP (Proxy-Uri, Proxy-Scheme): `"on"`
+    /// (default: anyone, as over HTTP; the allow-list is the gate),
+    /// `"authenticated"` (only coaps peers with an identity; others get
+    /// 4.01) or `"off"` (5.05, this host is no proxy over CoAP).
+    pub coap: CoapProxying,
 }
 
 impl Default for ProxyConfig {
@@ -132,8 +144,21 @@ impl Default for ProxyConfig {
             timeout_ms: None,
             routes: Vec::new(),
             cache_entries: 1024,
+            coap: CoapProxying::On,
         }
     }
+}
+
+/// Who may use the proxy over CoAP (`[http.proxy] coap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoapProxying {
+    /// Any requester: the allow-list of targets is the gate.
+    On,
+    /// Requesters with an authenticated identity (coaps) only.
+    Authenticated,
+    /// None: Proxy-Uri and Proxy-Scheme get 5.05.
+    Off,
 }
 
 /// One URI template route (RFC 8075 §5.4): an HTTP path matching `template`

@@ -89,9 +89,10 @@ struct ServeArgs {
     /// several. Default none: HTTP is off.
     #[arg(long, value_name = "ADDR")]
     http: Vec<SocketAddr>,
-    /// A target the HTTP cross-proxy may reach (an address, a network such
-    /// as 10.0.0.0/8, or a host name, with an optional :PORT); repeat for
-    /// several. Added to [http.proxy] allow. Default none.
+    /// A target the proxy may reach, over HTTP (/hc/coap://...) and over
+    /// CoAP (Proxy-Uri): an address, a network such as 10.0.0.0/8, or a host
+    /// name, with an optional :PORT; repeat for several. Added to
+    /// [http.proxy] allow. Default none.
     #[arg(long, value_name = "HOST")]
     proxy_allow: Vec<String>,
     /// The folder of plugin components. Default ./plugins.

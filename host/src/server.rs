@@ -87,9 +87,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
     let access = config.access_policy();
     access.warn_if_open();
+    // Until targets are allowed, this host is no proxy over CoAP (5.05).
+    let coap_proxying = if config.http.proxy.allow.is_empty() {
+        crate::config::CoapProxying::Off
+    } else {
+        config.http.proxy.coap
+    };
+    // One proxy for both fronts (one cache, one request in flight per
+    // device), there with HTTP off too: CoAP's Proxy-Uri uses it.
+    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
+        &config.http.proxy,
+        config.transmission_parameters(),
+        config.blockwise.max_body_size,
+    )?);
     let exchanges = Arc::new(
         ExchangeLayer::new(router.clone(), config.blockwise_limits(), access)
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_proxy(proxy.clone(), coap_proxying),
     );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
@@ -139,11 +153,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             println!("listening on {local}");
         }
     }
-    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
-        &config.http.proxy,
-        config.transmission_parameters(),
-        config.blockwise.max_body_size,
-    )?);
     for listener in http_listeners {
         let local = listener
             .local_addr()

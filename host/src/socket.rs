@@ -108,7 +108,8 @@ enum Completion {
 /// What a request's count in the metrics needs until it is answered.
 struct Tally {
     method: &'static str,
-    plugin: Arc<str>,
+    /// None for a proxied request.
+    plugin: Option<Arc<str>>,
     arrived: Instant,
 }
 
@@ -400,12 +401,34 @@ impl Endpoint {
                     .on_response(exchange, response, now, &mut self.actions)
             }
             Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
+            // RFC 7252 §5.7.2: on a task of its own, as a slow plugin call,
+            // counted among the pending requests; the message layer sends
+            // the empty ACK if it takes long (§5.2.2).
+            Dispatch::Proxy(call) => {
+                self.pending += 1;
+                self.spawned += 1;
+                let tally = Tally {
+                    method,
+                    plugin: None,
+                    arrived: now,
+                };
+                let completed = self.completed.clone();
+                tokio::spawn(async move {
+                    let answer = call.run().await;
+                    let _ = completed.send(Completion::Response {
+                        exchange,
+                        observe: ObserveIntent::None,
+                        answer,
+                        tally,
+                    });
+                });
+            }
             Dispatch::Call(call) => {
                 self.pending += 1;
                 let observe = call.observe.clone();
                 let tally = Tally {
                     method,
-                    plugin: call.plugin_name().clone(),
+                    plugin: Some(call.plugin_name().clone()),
                     arrived: now,
                 };
                 let inline = call.inline();
@@ -466,7 +489,12 @@ impl Endpoint {
             response = refusal;
         }
         self.observe_outcome(&exchange, observe, &mut response);
-        self.count(tally.method, Some(&tally.plugin), &response, tally.arrived);
+        self.count(
+            tally.method,
+            tally.plugin.as_ref(),
+            &response,
+            tally.arrived,
+        );
         self.layer
             .on_response(exchange, response, now, &mut self.actions);
     }

@@ -38,6 +38,9 @@ use crate::client::uri::{CoapUri, Scheme};
 use crate::config::ProxyConfig;
 use crate::message::TransmissionParameters;
 
+mod relay;
+pub(crate) use relay::{Relayed, Unrelayed};
+
 /// The default mapping's prefix (RFC 8075 §5.3's example's).
 const PREFIX: &str = "/hc/";
 
@@ -426,6 +429,7 @@ mod tests {
                     methods: methods.iter().map(|m| (*m).to_owned()).collect(),
                 })
                 .collect(),
+            ..ProxyConfig::default()
         };
         CrossProxy::new(&config, TransmissionParameters::default(), 1 << 20).unwrap()
     }

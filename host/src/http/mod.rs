@@ -276,6 +276,19 @@ async fn answer(
                 coap_lite::MessageClass::Response(coap_lite::ResponseType::BadOption);
             (response, b"an unrecognised critical option".to_vec(), None)
         }
+        // The null mapping makes no Proxy-Uri; answered whole all the same.
+        Dispatch::Proxy(call) => {
+            let answer = call.run().await;
+            let (head, payload) = match answer.held {
+                Some(whole) => whole.into_whole(),
+                None => {
+                    let mut response = answer.response;
+                    let payload = std::mem::take(&mut response.payload);
+                    (response, payload)
+                }
+            };
+            (head, payload, None)
+        }
         Dispatch::Call(call) => {
             let observe = call.observe.clone();
             let plugin = call.plugin_name().clone();
