@@ -78,7 +78,9 @@ async fn instantiate(
     path: &str,
 ) -> (Store<PluginState>, Exports) {
     let limits = support::default_limits();
-    let namespace = runtime.host().kv.namespace(name, limits.max_storage_bytes);
+    let namespace = runtime
+        .host()
+        .plugin_namespace(name, limits.max_storage_bytes);
     let state = PluginState::new(
         name.into(),
         Some(namespace),

@@ -32,6 +32,12 @@ pub struct Config {
     /// The identifier the `host-info` import reports. Default `coapwasm-` and
     /// the machine's host name.
     pub device_id: String,
+    /// The name of this host among the hosts that share state (`[kv]`
+    /// redis): unique per host and stable across its restarts. Default the
+    /// `device_id`. `--host-id ID` sets it.
+    pub host_id: Option<String>,
+    /// Where the plugins' key-value namespaces live.
+    pub kv: KvConfig,
     /// Message-layer timing, RFC 7252 §4.8.
     pub transmission: TransmissionConfig,
     /// Limits of the plugin runtime.
@@ -48,6 +54,91 @@ pub struct Config {
     pub access: AccessConfig,
     /// The HTTP front (RFC 8075 null mapping): off unless addresses are given.
     pub http: HttpConfig,
+}
+
+/// The plugins' key-value namespaces (`[kv]`): each is in this host's own
+/// redb file (`data_dir/kv.redb`) unless `redis` is given, which puts the
+/// namespaces `shared` names in Redis (or Valkey), shared by every host
+/// configured alike. `--kv redis://HOST:PORT` puts every namespace there.
+///
+/// ```toml
+/// [kv]
+/// redis = "redis://127.0.0.1:6379"
+/// shared = ["counter", "led"]   # or "*", the default
+/// timeout_ms = 1000
+/// retry_after_s = 5
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KvConfig {
+    /// The Redis server: `redis://[USER:PASSWORD@]HOST:PORT[/DB]`. Default
+    /// none: every namespace is local.
+    pub redis: Option<String>,
+    /// The plugins (by `plugin-description.name`) whose namespaces are in
+    /// Redis: a list, or `"*"` for every plugin. Default `"*"`. The host's
+    /// own stores (collection members, observations) stay local.
+    pub shared: SharedNamespaces,
+    /// The longest one Redis operation may take, connecting included;
+    /// past it the request that needed it gets 5.03. Default 1000.
+    pub timeout_ms: u64,
+    /// The Max-Age, in seconds, of the 5.03 a request gets while Redis is
+    /// unreachable (RFC 7252 §5.9.3.4: when to try again). Default 5.
+    pub retry_after_s: u32,
+}
+
+impl Default for KvConfig {
+    fn default() -> Self {
+        KvConfig {
+            redis: None,
+            shared: SharedNamespaces::All,
+            timeout_ms: 1000,
+            retry_after_s: 5,
+        }
+    }
+}
+
+/// The namespaces `[kv] shared` puts in Redis.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SharedNamespacesSyntax")]
+pub enum SharedNamespaces {
+    /// `"*"`: every plugin's.
+    All,
+    /// Those of the plugins named.
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl SharedNamespaces {
+    /// Whether the namespace of the plugin called `name` is shared.
+    pub fn contains(&self, name: &str) -> bool {
+        match self {
+            SharedNamespaces::All => true,
+            SharedNamespaces::Only(names) => names.contains(name),
+        }
+    }
+}
+
+/// What the TOML may say for `shared`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SharedNamespacesSyntax {
+    Star(String),
+    Names(Vec<String>),
+}
+
+impl TryFrom<SharedNamespacesSyntax> for SharedNamespaces {
+    type Error = String;
+
+    fn try_from(syntax: SharedNamespacesSyntax) -> Result<Self, String> {
+        match syntax {
+            SharedNamespacesSyntax::Star(star) if star == "*" => Ok(SharedNamespaces::All),
+            SharedNamespacesSyntax::Star(other) => Err(format!(
+                "kv.shared: {other:?} is neither \"*\" nor a list of plugin names"
+            )),
+            SharedNamespacesSyntax::Names(names) => {
+                Ok(SharedNamespaces::Only(names.into_iter().collect()))
+            }
+        }
+    }
 }
 
 /// HTTP/1.1 beside CoAP (`[http]`, issue 17): every resource at its own path
@@ -560,6 +651,8 @@ impl Default for Config {
             log_level: "info".to_owned(),
             data_dir: PathBuf::from("coapwasm-data"),
             device_id: default_device_id(),
+            host_id: None,
+            kv: KvConfig::default(),
             transmission: TransmissionConfig::default(),
             runtime: RuntimeConfig::default(),
             reload: ReloadConfig::default(),
@@ -612,8 +705,26 @@ impl Config {
         Ok(config)
     }
 
+    /// The host's name among the hosts sharing state: `host_id`, else the
+    /// device id.
+    pub fn host_id(&self) -> &str {
+        self.host_id.as_deref().unwrap_or(&self.device_id)
+    }
+
     /// Rejects values that would make the host misbehave rather than fail.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.kv.redis {
+            anyhow::ensure!(
+                url.starts_with("redis://") || url.starts_with("redis+unix://"),
+                "kv.redis: {url:?} is not a redis://HOST:PORT URL"
+            );
+        }
+        anyhow::ensure!(self.kv.timeout_ms > 0, "kv.timeout_ms must be positive");
+        anyhow::ensure!(
+            self.host_id().chars().all(|c| c.is_ascii_graphic()) && !self.host_id().is_empty(),
+            "host_id: {:?} must be printable ASCII without spaces",
+            self.host_id()
+        );
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
         anyhow::ensure!(

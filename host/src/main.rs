@@ -107,6 +107,15 @@ struct ServeArgs {
     /// The device id that the host-info import reports.
     #[arg(long, value_name = "ID")]
     device_id: Option<String>,
+    /// Every plugin's key-value namespace in this Redis (or Valkey), shared
+    /// with the hosts that use the same: redis://HOST:PORT. Sets [kv] redis
+    /// and shared = "*". Default: each host's own redb file.
+    #[arg(long, value_name = "URL")]
+    kv: Option<String>,
+    /// This host's name among the hosts that share state. Default the
+    /// device id.
+    #[arg(long, value_name = "ID")]
+    host_id: Option<String>,
 }
 
 impl ServeArgs {
@@ -136,6 +145,13 @@ impl ServeArgs {
         }
         if let Some(device_id) = self.device_id {
             config.device_id = device_id;
+        }
+        if let Some(url) = self.kv {
+            config.kv.redis = Some(url);
+            config.kv.shared = coapwasm::config::SharedNamespaces::All;
+        }
+        if let Some(host_id) = self.host_id {
+            config.host_id = Some(host_id);
         }
         config.validate()?;
         Ok(config)

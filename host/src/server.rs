@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::exchange::ExchangeLayer;
-use crate::kv_store::KvStore;
+use crate::kv_store::{KvStore, RedisStore, SharedKv};
 use crate::message::MessageLayer;
 use crate::metrics::Metrics;
 use crate::observation_store::ObservationStore;
@@ -68,9 +68,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the key-value store {}", kv_path.display()))?;
     // The host's one registry of metrics, scraped at /metrics over HTTP.
     let metrics = Arc::new(Metrics::new());
-    let host = Arc::new(
-        HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone()),
-    );
+    let mut host =
+        HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone());
+    if let Some(url) = &config.kv.redis {
+        let store = RedisStore::connect(url, Duration::from_millis(config.kv.timeout_ms))
+            .context("cannot use the shared key-value store")?;
+        tracing::info!(
+            redis = store.shown(),
+            host_id = config.host_id(),
+            shared = ?config.kv.shared,
+            "plugin namespaces shared through Redis"
+        );
+        host = host.with_shared_kv(
+            SharedKv::new(store, config.kv.shared.clone()),
+            config.kv.retry_after_s,
+        );
+    }
+    let host = Arc::new(host);
     let runtime = Runtime::new(
         host.clone(),
         config.runtime_limits(),

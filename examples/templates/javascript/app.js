@@ -3,7 +3,7 @@
 // Start a plugin from here: copy this folder to plugins/<name>/, rename
 // things, and run `bash plugins/<name>/build.sh`. The world's exports are
 // this module's exported functions; its imports are modules named after the
-// WIT interfaces, such as 'coapwasm:plugin/log@0.2.2'.
+// WIT interfaces, such as 'coapwasm:plugin/log@0.2.3'.
 //
 // The helper module './coapwasm.js' (plugins/sdk/javascript/coapwasm.js,
 // which build.sh puts beside this file) wraps them as the Rust SDK does:

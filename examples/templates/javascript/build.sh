@@ -13,7 +13,7 @@
 #
 # A plugin that needs more imports than the world gives (WASI randomness,
 # say) keeps a wit/ folder of its own: a package whose world `plugin`
-# includes coapwasm:plugin/plugin@0.2.2 and adds them, with their WIT under
+# includes coapwasm:plugin/plugin@0.2.3 and adds them, with their WIT under
 # wit/deps/; build.sh adds the repository's wit/plugin.wit as a dependency.
 #
 # jco is pinned by package.json and package-lock.json in the plugin's folder

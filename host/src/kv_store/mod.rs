@@ -14,10 +14,19 @@
 //! is therefore compacted when it is opened, which brings it back to about
 //! 2 times the live data (values just over a power of two take a page of
 //! the next size).
+//!
+//! A namespace may instead live in Redis, shared by a fleet of hosts
+//! (`backend.rs`, `redis_backend.rs`).
 
+mod backend;
+mod integer_text;
+mod key_layout;
 mod namespace;
+mod outage;
 mod quota;
 mod read_cache;
+mod redis_backend;
+mod redis_scripts;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,9 +35,11 @@ use std::sync::{Arc, Mutex};
 use redb::{Database, TableDefinition};
 use thiserror::Error;
 
+pub use backend::{PluginNamespace, SharedKv, plugin_namespace};
 pub use namespace::Namespace;
 use namespace::SharedUsage;
 use read_cache::ReadCache;
+pub use redis_backend::{RedisNamespace, RedisStore};
 
 /// The longest key, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -51,6 +62,14 @@ pub enum KvError {
     /// The database failed.
     #[error("storage failed: {0}")]
     Storage(String),
+    /// The shared store (Redis) cannot be reached now, or did not answer
+    /// within its timeout.
+    #[error("the shared key-value store is unreachable")]
+    Unavailable,
+    /// `increment` found a value that is not a decimal s64, or the sum is
+    /// past the s64 range.
+    #[error("cannot increment: {0}")]
+    NotAnInteger(String),
 }
 
 fn storage(error: impl Into<redb::Error>) -> KvError {

@@ -3,8 +3,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, ReadableTable};
 
+use super::integer_text;
 use super::quota::{Usage, Verdict, entry_bytes};
 use super::{ENTRIES, KvError, KvStore, MAX_KEY_LEN, MAX_VALUE_LEN, storage};
 
@@ -71,6 +72,97 @@ impl Namespace {
                 usage.committed(self.quota, used);
                 self.store.cache.written(&self.name, key);
                 Ok(())
+            }
+            Verdict::Refused { used, log } => {
+                txn.abort().map_err(storage)?;
+                if log {
+                    tracing::warn!(
+                        plugin = &*self.name,
+                        quota = self.quota,
+                        used,
+                        "key-value quota of {} bytes reached: writes that would grow \
+                         the namespace get too-large",
+                        self.quota
+                    );
+                }
+                Err(KvError::OverQuota { quota: self.quota })
+            }
+        }
+    }
+
+    /// Adds `delta` to the integer under `key` (none counts as 0) in one
+    /// write transaction, under the namespace's lock: atomic across every
+    /// instance of the plugin. The sum.
+    pub fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        let mut sum = 0;
+        self.update(key, |current| {
+            let value = match current {
+                None => 0,
+                Some(text) => integer_text::parse(text).ok_or_else(|| {
+                    KvError::NotAnInteger("the value is not a decimal integer".to_owned())
+                })?,
+            };
+            sum = value.checked_add(delta).ok_or_else(|| {
+                KvError::NotAnInteger("increment or decrement would overflow".to_owned())
+            })?;
+            Ok(Some(integer_text::format(sum)))
+        })?;
+        Ok(sum)
+    }
+
+    /// Stores `new` under `key` if its value is `old` now (none: no value);
+    /// whether it did.
+    pub fn compare_and_swap(
+        &self,
+        key: &str,
+        old: Option<&[u8]>,
+        new: &[u8],
+    ) -> Result<bool, KvError> {
+        if new.len() > MAX_VALUE_LEN {
+            return Err(KvError::TooLarge);
+        }
+        self.update(key, |current| Ok((current == old).then(|| new.to_vec())))
+    }
+
+    /// Reads `key` and writes what `change` makes of its value, if anything,
+    /// in one write transaction under the namespace's lock, held to the
+    /// quota like `set`; whether it wrote.
+    fn update(
+        &self,
+        key: &str,
+        change: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>, KvError>,
+    ) -> Result<bool, KvError> {
+        if key.len() > MAX_KEY_LEN {
+            return Err(KvError::TooLarge);
+        }
+        let mut guard = self.lock_usage();
+        let usage = self.counted(&mut guard)?;
+        let txn = self.store.db.begin_write().map_err(storage)?;
+        let verdict = {
+            let mut table = txn.open_table(ENTRIES).map_err(storage)?;
+            let current = table
+                .get((&*self.name, key))
+                .map_err(storage)?
+                .map(|v| v.value().to_vec());
+            // A failed change drops the transaction, which aborts it.
+            let Some(value) = change(current.as_deref())? else {
+                return Ok(false);
+            };
+            if value.len() > MAX_VALUE_LEN {
+                return Err(KvError::TooLarge);
+            }
+            table
+                .insert((&*self.name, key), value.as_slice())
+                .map_err(storage)?;
+            let old = current.map(|old| entry_bytes(key, old.len()));
+            usage.check(self.quota, old, entry_bytes(key, value.len()))
+        };
+        match verdict {
+            Verdict::Allowed { used } => {
+                txn.commit().map_err(storage)?;
+                usage.committed(self.quota, used);
+                self.store.cache.written(&self.name, key);
+                Ok(true)
             }
             Verdict::Refused { used, log } => {
                 txn.abort().map_err(storage)?;

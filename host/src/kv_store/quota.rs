@@ -21,6 +21,12 @@ pub(super) fn entry_bytes(key: &str, value_len: usize) -> u64 {
 const REARM_NUMERATOR: u64 = 7;
 const REARM_DENOMINATOR: u64 = 8;
 
+/// Whether a namespace holding `used` bytes is far enough under `quota` for
+/// its next refusal to be logged again.
+pub(super) fn rearmed(quota: u64, used: u64) -> bool {
+    used <= quota / REARM_DENOMINATOR * REARM_NUMERATOR
+}
+
 /// What a namespace holds, and whether its owner has been told it is full.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Usage {
@@ -71,7 +77,7 @@ impl Usage {
     /// After a committed write or delete: the namespace holds `used` bytes.
     pub(super) fn committed(&mut self, quota: u64, used: u64) {
         self.used = used;
-        if used <= quota / REARM_DENOMINATOR * REARM_NUMERATOR {
+        if rearmed(quota, used) {
             self.warned = false;
         }
     }

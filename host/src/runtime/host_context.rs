@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use super::resource_events::{ResourceEvent, ResourceEvents, Subscription};
-use crate::kv_store::KvStore;
+use crate::kv_store::{KvStore, PluginNamespace, SharedKv, plugin_namespace};
 use crate::metrics::Metrics;
 
 /// Facts and services of the host, shared by all plugin instances.
@@ -13,8 +13,14 @@ pub struct HostContext {
     pub device_id: String,
     /// When the host started, for `host-info.uptime-seconds`.
     pub started: Instant,
-    /// The key-value store behind the `key-value` import.
+    /// The host's own key-value store: the plugins' namespaces unless they
+    /// are shared, and the host's own (collection members).
     pub kv: Arc<KvStore>,
+    /// The namespaces shared with other hosts through Redis, if any.
+    pub shared_kv: Option<SharedKv>,
+    /// The Max-Age of the 5.03 a request gets while the shared store is
+    /// unreachable.
+    pub kv_retry_after: u32,
     // The paths served now. Kept here rather than a handle on the router,
     // which holds the plugins, which hold this: no reference cycle.
     resources: RwLock<Arc<[String]>>,
@@ -30,6 +36,8 @@ impl HostContext {
             device_id,
             started: Instant::now(),
             kv,
+            shared_kv: None,
+            kv_retry_after: 5,
             resources: RwLock::new(Arc::from(Vec::new())),
             events: ResourceEvents::default(),
             metrics: Arc::new(Metrics::new()),
@@ -40,6 +48,21 @@ impl HostContext {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// The same context, with the namespaces `shared` names in Redis; a
+    /// request that needs one while Redis is unreachable gets 5.03 with
+    /// Max-Age `retry_after`.
+    pub fn with_shared_kv(mut self, shared: SharedKv, retry_after: u32) -> Self {
+        self.shared_kv = Some(shared);
+        self.kv_retry_after = retry_after;
+        self
+    }
+
+    /// The key-value namespace of the plugin called `name`, holding at most
+    /// `quota` bytes, wherever the configuration puts it.
+    pub fn plugin_namespace(&self, name: &str, quota: u64) -> PluginNamespace {
+        plugin_namespace(&self.kv, self.shared_kv.as_ref(), name, quota)
     }
 
     /// Tells every socket loop about a resource event.

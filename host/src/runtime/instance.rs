@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::types::{PluginDescription, Request, Response};
+use super::bindings::types::{PluginDescription, Request, Response, ResponseCode};
 use super::bindings::{Plugin as Exports, PluginPre};
 use super::member_listing::MemberListing;
 use super::resource_events::ResourceEvent;
@@ -57,7 +57,13 @@ impl PluginInstance {
         let rendering = requester.is_none();
         self.start_call(rendering.then_some(request.path.as_str()));
         self.store.data_mut().requester = requester.cloned();
-        self.exports.call_handle(&mut self.store, request).await
+        let response = self.exports.call_handle(&mut self.store, request).await?;
+        let state = self.store.data();
+        Ok(if state.kv_unavailable && !is_success(response.code) {
+            store_unavailable(state.host.kv_retry_after)
+        } else {
+            response
+        })
     }
 
     /// Calls `sample`.
@@ -69,6 +75,7 @@ impl PluginInstance {
     fn start_call(&mut self, rendering: Option<&str>) {
         let state = self.store.data_mut();
         state.requester = None;
+        state.kv_unavailable = false;
         state.ticks_used = 0;
         state.announced.start(&state.paths, rendering);
         self.store.set_epoch_deadline(1);
@@ -105,7 +112,7 @@ impl PluginInstance {
     pub fn identify(
         &mut self,
         name: Arc<str>,
-        namespace: crate::kv_store::Namespace,
+        namespace: crate::kv_store::PluginNamespace,
         paths: Arc<[String]>,
         members: Option<Arc<MemberListing>>,
     ) {
@@ -115,5 +122,34 @@ impl PluginInstance {
         state.namespace = Some(namespace);
         state.paths = paths;
         state.members = members;
+    }
+}
+
+fn is_success(code: ResponseCode) -> bool {
+    matches!(
+        code,
+        ResponseCode::Created
+            | ResponseCode::Deleted
+            | ResponseCode::Valid
+            | ResponseCode::Changed
+            | ResponseCode::Content
+    )
+}
+
+/// The answer to a request that needed the shared key-value store while it
+/// was unreachable, whatever error the plugin made of the failure (most
+/// answer 5.00, which would say the plugin is broken): 5.03 Service
+/// Unavailable with Max-Age, which tells the client when to try again
+/// (RFC 7252 §5.9.3.4). A plugin that coped and answered 2.xx keeps its
+/// answer.
+fn store_unavailable(retry_after: u32) -> Response {
+    Response {
+        code: ResponseCode::ServiceUnavailable,
+        content_format: Some(0),
+        max_age: Some(retry_after),
+        etag: None,
+        location_path: Vec::new(),
+        location_query: Vec::new(),
+        payload: b"the shared key-value store is unreachable".to_vec(),
     }
 }

@@ -21,7 +21,7 @@ use super::member_listing::MemberListing;
 use super::state::PluginState;
 use super::{Runtime, RuntimeLimits};
 use crate::identity::Requester;
-use crate::kv_store::Namespace;
+use crate::kv_store::PluginNamespace;
 
 /// Why a file could not become a plugin. Each names the step that failed.
 #[derive(Debug, Error)]
@@ -81,7 +81,7 @@ pub struct Plugin {
     name: Arc<str>,
     description: PluginDescription,
     pre: PluginPre<PluginState>,
-    namespace: Namespace,
+    namespace: PluginNamespace,
     paths: Arc<[String]>,
     members: Option<Arc<MemberListing>>,
     pool: InstancePool,
@@ -157,7 +157,9 @@ impl Plugin {
         validate(&description).map_err(LoadError::Invalid)?;
 
         let name: Arc<str> = description.name.as_str().into();
-        let namespace = runtime.host.kv.namespace(&name, limits.max_storage_bytes);
+        let namespace = runtime
+            .host
+            .plugin_namespace(&name, limits.max_storage_bytes);
         let paths: Arc<[String]> = description
             .resources
             .iter()

@@ -16,7 +16,7 @@ use super::manifest::Capabilities;
 use super::member_listing::MemberListing;
 use super::plugin_output::{PluginOutput, Stream};
 use crate::identity::Requester;
-use crate::kv_store::Namespace;
+use crate::kv_store::PluginNamespace;
 
 /// Core instances one plugin instance may create. A Rust component has a
 /// handful (its module, WASI shims, fix-ups); interpreters a few more. The
@@ -37,7 +37,10 @@ pub struct PluginState {
     pub(crate) name: Arc<str>,
     /// The plugin's key-value namespace; none while it describes itself, as
     /// its name is not known before.
-    pub(crate) namespace: Option<Namespace>,
+    pub(crate) namespace: Option<PluginNamespace>,
+    /// Whether the current call needed the shared key-value store while it
+    /// was unreachable: its answer is then 5.03 (see `instance.rs`).
+    pub(crate) kv_unavailable: bool,
     /// The paths the plugin described: the only ones it may mark as changed.
     pub(crate) paths: Arc<[String]>,
     pub(crate) host: Arc<HostContext>,
@@ -72,7 +75,7 @@ impl PluginState {
     /// a Python traceback or a Rust panic's message is printed.
     pub fn new(
         name: Arc<str>,
-        namespace: Option<Namespace>,
+        namespace: Option<PluginNamespace>,
         paths: Arc<[String]>,
         host: Arc<HostContext>,
         log_limiter: Arc<LogLimiter>,
@@ -101,6 +104,7 @@ impl PluginState {
             table: ResourceTable::new(),
             name,
             namespace,
+            kv_unavailable: false,
             paths,
             host,
             log_limiter,

@@ -3,7 +3,9 @@
 //
 // The count lives in the host's key-value store, not in a variable: the host
 // may replace or multiply instances at any time, and the count must survive
-// upgrades and restarts. The functions here are the world's exports, called
+// upgrades and restarts. POST adds one with the store's atomic increment
+// (WIT 0.2.3), not a read then a write: two instances, or two hosts sharing
+// the namespace through Redis, would both read 7 and both store 8. The functions here are the world's exports, called
 // by the main package that wit-bindgen's Go generator writes (see build.sh).
 package export_wit_world
 
@@ -11,6 +13,7 @@ import (
 	"strconv"
 
 	witTypes "go.bytecodealliance.org/pkg/wit/types"
+	"wit_component/coapwasm_plugin_atomics"
 	keyValue "wit_component/coapwasm_plugin_key_value"
 	"wit_component/coapwasm_plugin_log"
 	. "wit_component/coapwasm_plugin_types"
@@ -52,18 +55,18 @@ func Describe() PluginDescription {
 // Handle answers GET with the count (2.05) and POST by incrementing it
 // (2.04, with the new count); the host has already refused other methods.
 func Handle(request Request) Response {
+	if request.Method == MethodPost {
+		count, err := increment()
+		if err != "" {
+			return failure(err)
+		}
+		return answer(ResponseCodeChanged, count)
+	}
 	count, err := load()
 	if err != "" {
 		return failure(err)
 	}
-	if request.Method != MethodPost {
-		return answer(ResponseCodeContent, count)
-	}
-	count++
-	if err := store(count); err != "" {
-		return failure(err)
-	}
-	return answer(ResponseCodeChanged, count)
+	return answer(ResponseCodeContent, count)
 }
 
 // Sample is never called: the count changes only through requests, and the
@@ -89,12 +92,14 @@ func load() (uint64, string) {
 	return count, ""
 }
 
-func store(count uint64) string {
-	result := keyValue.Set(key, []byte(strconv.FormatUint(count, 10)))
+// increment adds one to the stored count in one atomic step and returns the
+// new count. The store keeps it as decimal text, which load reads.
+func increment() (uint64, string) {
+	result := coapwasm_plugin_atomics.Increment(key, 1)
 	if result.IsErr() {
-		return describeError("store", result.Err())
+		return 0, describeError("increment", result.Err())
 	}
-	return ""
+	return uint64(result.Ok()), ""
 }
 
 func describeError(what string, err keyValue.Error) string {

@@ -35,8 +35,8 @@
 // and inside the repository the JavaScript template's build.sh puts it beside
 // a copy of the plugin's sources.
 
-import { log as writeLog } from 'coapwasm:plugin/log@0.2.2';
-import * as keyValue from 'coapwasm:plugin/key-value@0.2.2';
+import { log as writeLog } from 'coapwasm:plugin/log@0.2.3';
+import * as keyValue from 'coapwasm:plugin/key-value@0.2.3';
 
 // Content-Format numbers from the IANA CoAP registry (RFC 7252 §12.3).
 export const TEXT_PLAIN = 0; // text/plain;charset=utf-8

@@ -1,9 +1,14 @@
 //! The plugin's namespace in the host's key-value store (the `key-value`
 //! import): the place for state that must outlive one call, since the host
 //! may run several instances of a plugin and replaces one that trapped.
-//! A write is on disk when the call returns.
+//! A write is on disk when the call returns (in Redis, when the host shares
+//! the namespace with other hosts).
+//!
+//! [`increment`] and [`compare_and_swap`] (the `atomics` import, since WIT
+//! 0.2.3) are atomic across every instance of the plugin and every host
+//! sharing its namespace, which a [`get`] then [`set`] is not.
 
-use crate::wit::coapwasm::plugin::key_value;
+use crate::wit::coapwasm::plugin::{atomics, key_value};
 
 /// Why a store operation failed: the key or value is too large for the host
 /// (`TooLarge`, also when a write would take the namespace past its quota:
@@ -32,4 +37,22 @@ pub fn delete(key: &str) -> Result<bool, Error> {
 /// Every key in the namespace, sorted.
 pub fn keys() -> Result<Vec<String>, Error> {
     key_value::keys()
+}
+
+/// Adds `delta` to the integer stored under `key` as decimal text (none
+/// counts as 0) and returns the sum, in one atomic step. Fails with
+/// `Error::Storage` if the value is not a decimal integer or the sum leaves
+/// the `i64` range, changing nothing.
+pub fn increment(key: &str, delta: i64) -> Result<i64, Error> {
+    atomics::increment(key, delta)
+}
+
+/// Stores `new` under `key` if its value is `old` right now (`None`: if it
+/// has none), in one atomic step; `false` if the value was another.
+pub fn compare_and_swap(
+    key: &str,
+    old: Option<&[u8]>,
+    new: impl AsRef<[u8]>,
+) -> Result<bool, Error> {
+    atomics::compare_and_swap(key, old, new.as_ref())
 }

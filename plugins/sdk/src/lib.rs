@@ -26,7 +26,7 @@
 //! ```
 //!
 //! The crate generates the bindings of the `plugin` world
-//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.2`) once, so a plugin
+//! (`wit/plugin.wit`, package `coapwasm:plugin@0.2.3`) once, so a plugin
 //! writes no bindings and sees no ABI. The WIT types are re-exported as they
 //! are ([`Request`], [`Response`], [`ResourceDescription`], ...), with
 //! constructors and builders added; the host's imports are the modules

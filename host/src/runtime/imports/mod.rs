@@ -1,5 +1,6 @@
 //! The host side of the world's imports (`wit/plugin.wit`).
 
+mod atomics;
 mod collection;
 mod host_info;
 mod key_value;
