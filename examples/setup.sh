@@ -33,6 +33,16 @@ if ! command -v coap-client-notls >/dev/null && ! command -v coap-client >/dev/n
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libcoap3-bin </dev/null
 fi
 
+# Redis, the shared key-value backend ([kv] redis, --kv): the fleet tests
+# (tests/e2e/fleet_kv.rs) and examples/kv_bench.sh start their own
+# redis-server on a loopback port; Debian's package also starts a system
+# service where systemd runs, which they do not use.
+if ! command -v redis-server >/dev/null; then
+    log "installing redis-server (for the shared key-value backend's tests)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server </dev/null
+fi
+
 # aiocoap, a second real client (Python) for the Observe tests
 # (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
 if ! python3 -c 'import aiocoap' 2>/dev/null; then

@@ -135,3 +135,6 @@ fn file_len(path: &Path) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod redis_tests;

@@ -225,6 +225,16 @@ impl RedisNamespace {
             .await
     }
 
+    /// The bytes of keys and values the namespace holds, as Redis counts
+    /// them for every host.
+    pub async fn used_bytes(&self) -> Result<u64, KvError> {
+        let used = self.layout.used();
+        self.store
+            .run(async |c| c.get::<_, Option<u64>>(&used).await)
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
     /// Adds `delta` to the integer under `key` (none counts as 0), atomically
     /// across every host; the sum.
     pub async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {

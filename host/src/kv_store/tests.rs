@@ -172,3 +172,96 @@ fn opening_compacts_the_file() {
     );
     drop(store);
 }
+
+#[test]
+fn increment_counts_from_nothing_and_from_decimal_text() {
+    let (store, _) = store();
+    let counter = store.namespace("counter", QUOTA);
+    assert_eq!(counter.increment("count", 1).unwrap(), 1);
+    assert_eq!(counter.increment("count", 41).unwrap(), 42);
+    assert_eq!(counter.get("count").unwrap(), Some(b"42".to_vec()));
+    // What a plugin stored with set before it moved to increment.
+    counter.set("old", b"-7").unwrap();
+    assert_eq!(counter.increment("old", 2).unwrap(), -5);
+    assert_eq!(counter.keys().unwrap(), ["count", "old"]);
+    assert_eq!(counter.used_bytes().unwrap(), (5 + 2 + 3 + 2) as u64);
+}
+
+#[test]
+fn increment_refuses_what_is_no_integer_and_overflow_and_changes_nothing() {
+    let (store, _) = store();
+    let counter = store.namespace("counter", QUOTA);
+    counter.set("text", b"on").unwrap();
+    assert!(matches!(
+        counter.increment("text", 1),
+        Err(KvError::NotAnInteger(_))
+    ));
+    assert_eq!(counter.get("text").unwrap(), Some(b"on".to_vec()));
+    counter.set("max", i64::MAX.to_string().as_bytes()).unwrap();
+    assert!(matches!(
+        counter.increment("max", 1),
+        Err(KvError::NotAnInteger(_))
+    ));
+    assert_eq!(counter.increment("max", -1).unwrap(), i64::MAX - 1);
+}
+
+#[test]
+fn increment_is_held_to_the_quota() {
+    let (store, _) = store();
+    // "n" and "9": 2 bytes; "n" and "10": 3.
+    let counter = store.namespace("counter", 2);
+    assert_eq!(counter.increment("n", 9).unwrap(), 9);
+    assert!(matches!(
+        counter.increment("n", 1),
+        Err(KvError::OverQuota { .. })
+    ));
+    assert_eq!(counter.get("n").unwrap(), Some(b"9".to_vec()));
+    assert_eq!(counter.increment("n", -1).unwrap(), 8);
+}
+
+#[test]
+fn increments_from_many_threads_add_up() {
+    let (store, _) = store();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let counter = store.namespace("counter", QUOTA);
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    counter.increment("count", 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        store.namespace("counter", QUOTA).get("count").unwrap(),
+        Some(b"400".to_vec())
+    );
+}
+
+#[test]
+fn compare_and_swap_writes_only_over_the_expected_value() {
+    let (store, _) = store();
+    let led = store.namespace("led", QUOTA);
+    // None: only if there is no value.
+    assert!(led.compare_and_swap("state", None, b"off").unwrap());
+    assert!(!led.compare_and_swap("state", None, b"on").unwrap());
+    assert!(!led.compare_and_swap("state", Some(b"on"), b"off").unwrap());
+    assert_eq!(led.get("state").unwrap(), Some(b"off".to_vec()));
+    assert!(led.compare_and_swap("state", Some(b"off"), b"on").unwrap());
+    assert_eq!(led.get("state").unwrap(), Some(b"on".to_vec()));
+    // An empty value is a value.
+    led.set("empty", b"").unwrap();
+    assert!(!led.compare_and_swap("empty", None, b"x").unwrap());
+    assert!(led.compare_and_swap("empty", Some(b""), b"x").unwrap());
+    // Held to the quota like set.
+    let small = store.namespace("small", 6);
+    assert!(small.compare_and_swap("k", None, b"12345").unwrap());
+    assert!(matches!(
+        small.compare_and_swap("k", Some(b"12345"), b"123456"),
+        Err(KvError::OverQuota { .. })
+    ));
+    assert_eq!(small.get("k").unwrap(), Some(b"12345".to_vec()));
+}
