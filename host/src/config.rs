@@ -952,11 +952,37 @@ mod tests {
             config.runtime.max_storage_bytes,
             defaults.runtime.max_storage_bytes
         );
+        assert_eq!(config.kv.redis, defaults.kv.redis);
+        assert_eq!(config.kv.shared, defaults.kv.shared);
+        assert_eq!(config.kv.timeout_ms, defaults.kv.timeout_ms);
+        assert_eq!(config.kv.retry_after_s, defaults.kv.retry_after_s);
         assert_eq!(config.runtime.log_burst, defaults.runtime.log_burst);
         assert_eq!(
             config.runtime.log_lines_per_second,
             defaults.runtime.log_lines_per_second
         );
+    }
+
+    #[test]
+    fn kv_shared_is_a_star_or_a_list_of_names() {
+        let config: Config =
+            toml::from_str("[kv]\nredis = \"redis://127.0.0.1:6379\"\nshared = [\"led\"]\n")
+                .unwrap();
+        config.validate().unwrap();
+        assert!(config.kv.shared.contains("led"));
+        assert!(!config.kv.shared.contains("counter"));
+        let all: Config = toml::from_str("[kv]\nshared = \"*\"\n").unwrap();
+        assert!(all.kv.shared.contains("counter"));
+        let error = toml::from_str::<Config>("[kv]\nshared = \"led\"\n").unwrap_err();
+        assert!(error.to_string().contains("kv.shared"), "{error}");
+        let bad: Config = toml::from_str("[kv]\nredis = \"http://x\"\n").unwrap();
+        assert!(bad.validate().is_err());
+        // host_id defaults to the device id.
+        let mut named = Config::default();
+        named.device_id = "gw-7".to_owned();
+        assert_eq!(named.host_id(), "gw-7");
+        named.host_id = Some("a".to_owned());
+        assert_eq!(named.host_id(), "a");
     }
 
     #[test]

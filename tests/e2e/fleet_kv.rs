@@ -334,6 +334,56 @@ fn a_redis_outage_is_5_03_with_max_age_and_ends_by_itself() {
     eprintln!("{:?}", tally.lock().unwrap());
 }
 
+/// A stalled Redis (SIGSTOP: connections open, nothing answered) does not
+/// hang a request: the POST gets 5.03 with Max-Age once `kv.timeout_ms`
+/// has passed, the LED serves on meanwhile, and once Redis goes on the
+/// hosts serve the counter again.
+#[test]
+fn a_stalled_redis_costs_a_request_its_timeout_at_most() {
+    let redis = RedisServer::start(Persistence::None);
+    let hosts = fleet(&redis, &["counter", "led"], "[\"counter\"]");
+    for host in &hosts {
+        assert_eq!(host.peer().call(Code::POST, "/counter").code, Code::CHANGED);
+    }
+    redis.pause();
+    for host in &hosts {
+        let mut peer = host.peer();
+        for _ in 0..3 {
+            let sent = Instant::now();
+            let response = peer.call(Code::POST, "/counter");
+            let took = sent.elapsed();
+            assert_eq!(response.code, Code::SERVICE_UNAVAILABLE, "{response}");
+            assert_eq!(
+                response.uint_option_value(option::MAX_AGE),
+                Some(RETRY_AFTER)
+            );
+            assert!(
+                took >= Duration::from_millis(REDIS_TIMEOUT_MS / 2)
+                    && took < Duration::from_millis(REDIS_TIMEOUT_MS * 4),
+                "a POST with Redis stalled took {took:?}"
+            );
+            assert_eq!(peer.get("/led").code, Code::CONTENT);
+        }
+    }
+    redis.resume();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for host in &hosts {
+        let mut peer = host.peer();
+        while peer.call(Code::POST, "/counter").code != Code::CHANGED {
+            assert!(
+                Instant::now() < deadline,
+                "{} not serving again",
+                host.addr()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+        let down = host.log_lines(|l| {
+            l.contains("coapwasm::kv_store") && l.contains("shared key-value store is unreachable")
+        });
+        assert_eq!(down.len(), 1, "{}: {down:#?}", host.addr());
+    }
+}
+
 /// A Redis with `appendonly yes` (`appendfsync everysec`) killed with
 /// SIGKILL in the middle of a stream of POSTs: after it restarts, the count
 /// is at least every count a client saw acknowledged (2.04) before.
