@@ -978,8 +978,10 @@ mod tests {
         let bad: Config = toml::from_str("[kv]\nredis = \"http://x\"\n").unwrap();
         assert!(bad.validate().is_err());
         // host_id defaults to the device id.
-        let mut named = Config::default();
-        named.device_id = "gw-7".to_owned();
+        let mut named = Config {
+            device_id: "gw-7".to_owned(),
+            ..Config::default()
+        };
         assert_eq!(named.host_id(), "gw-7");
         named.host_id = Some("a".to_owned());
         assert_eq!(named.host_id(), "a");
