@@ -25,9 +25,7 @@ use redis::{AsyncCommands, ErrorKind, RedisError, ServerErrorKind};
 use super::key_layout::KeyLayout;
 use super::outage::{Outage, Transition};
 use super::quota::rearmed;
-use super::redis_scripts::{
-    ABSENT, COMPARE_AND_SWAP, DELETE, DONE, INCREMENT, NOT_AN_INTEGER, NOT_SWAPPED, OVER_QUOTA, SET,
-};
+use super::redis_scripts::{COMPARE_AND_SWAP, DELETE, INCREMENT, SET, Status};
 use super::{KvError, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// The connection to one Redis server, shared by every shared namespace.
@@ -211,7 +209,7 @@ impl RedisNamespace {
             .store
             .run(async |c| DELETE.key(&keys[..]).arg(key).invoke_async(c).await)
             .await?;
-        if answer.0 == ABSENT {
+        if Status::from_code(answer.0) == Some(Status::Absent) {
             return Ok(false);
         }
         self.outcome(key, answer).map(|_| true)
@@ -283,7 +281,7 @@ impl RedisNamespace {
                     .await
             })
             .await?;
-        if answer.0 == NOT_SWAPPED {
+        if Status::from_code(answer.0) == Some(Status::NotSwapped) {
             return Ok(false);
         }
         self.outcome(key, answer).map(|_| true)
@@ -300,12 +298,12 @@ impl RedisNamespace {
 
     /// What a writing script's answer means: the detail if it wrote.
     fn outcome(&self, key: &str, (status, detail, used): Answer) -> Result<String, KvError> {
-        match status {
-            DONE => {
+        match Status::from_code(status) {
+            Some(Status::Done) => {
                 self.written(key, used.parse().unwrap_or(u64::MAX));
                 Ok(detail)
             }
-            OVER_QUOTA => {
+            Some(Status::OverQuota) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         plugin = &*self.name,
@@ -318,9 +316,9 @@ impl RedisNamespace {
                 }
                 Err(KvError::OverQuota { quota: self.quota })
             }
-            NOT_AN_INTEGER => Err(KvError::NotAnInteger(detail)),
-            other => Err(KvError::Storage(format!(
-                "Redis script answered status {other}"
+            Some(Status::NotAnInteger) => Err(KvError::NotAnInteger(detail)),
+            Some(Status::NotSwapped | Status::Absent) | None => Err(KvError::Storage(format!(
+                "Redis script answered status {status} where it had written"
             ))),
         }
     }
@@ -341,4 +339,19 @@ fn check_sizes(key: &str, value: &[u8]) -> Result<(), KvError> {
         return Err(KvError::TooLarge);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn logs_never_show_the_password() {
+        assert_eq!(
+            shown("redis://user:secret@10.0.0.1:6379/2"),
+            "redis://10.0.0.1:6379/2"
+        );
+        assert_eq!(shown("redis://:p@ss@h:1"), "redis://h:1");
+        assert_eq!(shown("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
 }

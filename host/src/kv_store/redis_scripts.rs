@@ -18,10 +18,10 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// The accounting shared by the writing scripts: `fits(keylen, old, new)`
+/// The accounting shared by the writing scripts: `after(keylen, old, new)`
 /// is the namespace's byte count after replacing a value of `old` bytes
 /// (false: none) by one of `new` bytes, or nil when ARGV's last argument,
-/// the quota, refuses it.
+/// the quota, refuses it (with the count before, either way).
 const ACCOUNTING: &str = r"
 local function used_now()
   return tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -50,15 +50,35 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{ACCOUNTING}{body}"))
 }
 
-/// Status of a write the quota refused.
-pub(super) const OVER_QUOTA: i64 = 0;
-/// Status of a write done; for `increment` the detail is the new value.
-pub(super) const DONE: i64 = 1;
-/// Status of a compare-and-swap that found another value.
-pub(super) const NOT_SWAPPED: i64 = 2;
-/// Status of an increment of a value that is no integer, or past s64; the
-/// detail says which.
-pub(super) const NOT_AN_INTEGER: i64 = 3;
+/// What a script did: the first of its answer's three values, as the
+/// scripts below write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Status {
+    /// The quota refused the write (0).
+    OverQuota,
+    /// Written (1); for `increment` the detail is the new value.
+    Done,
+    /// A compare-and-swap found another value (2).
+    NotSwapped,
+    /// An increment of a value that is no integer, or past s64 (3); the
+    /// detail says which.
+    NotAnInteger,
+    /// A delete of a key that has no value (4).
+    Absent,
+}
+
+impl Status {
+    pub(super) fn from_code(code: i64) -> Option<Status> {
+        Some(match code {
+            0 => Status::OverQuota,
+            1 => Status::Done,
+            2 => Status::NotSwapped,
+            3 => Status::NotAnInteger,
+            4 => Status::Absent,
+            _ => return None,
+        })
+    }
+}
 
 /// ARGV = [key, value, quota].
 pub(super) static SET: LazyLock<Script> = LazyLock::new(|| {
@@ -139,6 +159,3 @@ return {1, '', string.format('%d', total)}
 ",
     )
 });
-
-/// Status of a delete of a key that has no value.
-pub(super) const ABSENT: i64 = 4;
