@@ -384,7 +384,7 @@ fn a_stalled_redis_costs_a_request_its_timeout_at_most() {
     }
 }
 
-/// A Redis with `appendonly yes` (`appendfsync everysec`) killed with
+/// A Redis with `appendonly yes` (`appendfsync always`) killed with
 /// SIGKILL in the middle of a stream of POSTs: after it restarts, the count
 /// is at least every count a client saw acknowledged (2.04) before.
 #[test]

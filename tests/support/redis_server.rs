@@ -20,9 +20,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub enum Persistence {
     /// `--save '' --appendonly no`: memory only; a restart loses everything.
     None,
-    /// `--appendonly yes --appendfsync everysec`: every write is in the
-    /// append-only file (the OS's cache) before Redis answers, so a crash of
-    /// Redis loses nothing; fsync'ed each second against a power loss.
+    /// `--appendonly yes --appendfsync always`: every write is in the
+    /// append-only file, fsync'ed, before Redis answers it. (`everysec`
+    /// lets Redis answer writes it has not written yet while a background
+    /// fsync is slow, which a crash then loses.)
     AppendOnly,
 }
 
@@ -79,7 +80,7 @@ impl RedisServer {
         match self.persistence {
             Persistence::None => command.args(["--appendonly", "no"]),
             Persistence::AppendOnly => {
-                command.args(["--appendonly", "yes", "--appendfsync", "everysec"])
+                command.args(["--appendonly", "yes", "--appendfsync", "always"])
             }
         };
         let child = command
