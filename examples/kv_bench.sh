@@ -6,9 +6,9 @@
 #   - /counter (Go): GET reads the count (one get), POST increments it (one
 #     atomics.increment: a Lua script in Redis, a write transaction in redb).
 # Two hosts, one with every namespace in its redb file, one with every
-# namespace in a redis-server of its own (no persistence, so that the disk
-# is not what is measured; with `appendonly yes` and `appendfsync everysec`
-# a write costs Redis an append more). Hosts and redis-server on one core,
+# namespace in a redis-server of its own: without persistence by default,
+# or with `--aof always` (or `everysec`) an append-only file, as the README
+# recommends for writes that must survive a crash of Redis. Hosts and redis-server on one core,
 # the load generator (coapwasm-bench, 16 in flight over 16 sockets) on the
 # other. Server CPU per request is coapwasm's, and for Redis runs also
 # redis-server's, from /proc/PID/stat. Prints medians and (min-max) over the
@@ -16,6 +16,7 @@
 #
 #   bash examples/kv_bench.sh                    # 3 runs of 3 s per figure (~2 min)
 #   bash examples/kv_bench.sh --runs 5 --duration 5 --no-build
+#   bash examples/kv_bench.sh --aof always       # Redis fsyncs each write
 #
 # SERVER_CPU and GENERATOR_CPU (default 0 and 1) choose the cores. Raw
 # results are kept in target/bench/kv-*.jsonl.
@@ -27,6 +28,7 @@ duration=3
 warmup=1
 in_flight=16
 build=1
+aof=no
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs=$2; shift 2 ;;
@@ -34,9 +36,15 @@ while [ $# -gt 0 ]; do
         --warmup) warmup=$2; shift 2 ;;
         --in-flight) in_flight=$2; shift 2 ;;
         --no-build) build=0; shift ;;
-        *) echo "usage: $0 [--runs N] [--duration S] [--warmup S] [--in-flight N] [--no-build]" >&2; exit 2 ;;
+        --aof) aof=$2; shift 2 ;;
+        *) echo "usage: $0 [--runs N] [--duration S] [--warmup S] [--in-flight N] [--aof no|everysec|always] [--no-build]" >&2; exit 2 ;;
     esac
 done
+case "$aof" in
+    no) persistence=(--appendonly no) ;;
+    everysec | always) persistence=(--appendonly yes --appendfsync "$aof") ;;
+    *) echo "--aof takes no, everysec or always" >&2; exit 2 ;;
+esac
 server_cpu=${SERVER_CPU:-0}
 generator_cpu=${GENERATOR_CPU:-1}
 
@@ -91,7 +99,7 @@ cp target/wasm32-wasip2/plugin/led.wasm target/wasm32-wasip2/plugin/counter.wasm
 
 redis_port=$(free_tcp_port)
 taskset -c "$server_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' \
-    --appendonly no --dir "$work" --logfile "$work/redis.log" &
+    "${persistence[@]}" --dir "$work" --logfile "$work/redis.log" &
 redis_pid=$!
 pids+=("$redis_pid")
 
@@ -138,13 +146,13 @@ for run in $(seq "$runs"); do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$results" "$load_before" "$load_after" "$warmup" <<'EOF'
+python3 - "$results" "$load_before" "$load_after" "$warmup" "$aof" <<'EOF'
 import json, statistics, sys
 path, before, after, warmup = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 rows = [json.loads(line) for line in open(path)]
 def span(values, fmt):
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-print(f"load average before {before}, after {after}; results in {path}")
+print(f"load average before {before}, after {after}; Redis appendfsync: {sys.argv[5]}; results in {path}")
 print(f"{'case':<14} {'backend':<6} {'req/s':>24} {'coapwasm us/req':>22} {'redis-server us/req':>22} {'codes'}")
 for case in dict.fromkeys(r["case"] for r in rows):
     for backend in ("redb", "redis"):
