@@ -3,7 +3,7 @@
 use coapwasm_tests::link_format::{self, Link};
 use coapwasm_tests::{CoapClient, Code, Server};
 
-const TESTKIT_PATHS: [&str; 14] = [
+const TESTKIT_PATHS: [&str; 15] = [
     "/test/accept",
     "/test/big",
     "/test/counter",
@@ -17,6 +17,7 @@ const TESTKIT_PATHS: [&str; 14] = [
     "/test/observable",
     "/test/slow",
     "/test/spin",
+    "/test/strict",
     "/test/trap",
 ];
 

@@ -216,14 +216,20 @@ struct Tally {
 /// Redis killed under load: every POST to the shared counter is 5.03 with
 /// Max-Age, answered within the Redis timeout (no hang, no 5.00), while the
 /// local LED serves 2.05; each host logs the outage once, however many
-/// requests failed, and once that it is over. Redis started again: the
-/// hosts serve the counter again within seconds, by themselves.
+/// requests failed, and once that it is over. A plugin that panics when
+/// its store fails (testkit's /test/strict) gets 5.03 too, not 5.00. Redis
+/// started again: the hosts serve the counter again within seconds, by
+/// themselves.
 #[test]
 fn a_redis_outage_is_5_03_with_max_age_and_ends_by_itself() {
     const LOAD_CLIENTS: usize = 2;
     const BACK_WITHIN: Duration = Duration::from_secs(15);
     let mut redis = RedisServer::start(Persistence::None);
-    let hosts = fleet(&redis, &["counter", "led"], "[\"counter\"]");
+    let hosts = fleet(
+        &redis,
+        &["counter", "led", "testkit"],
+        "[\"counter\", \"testkit\"]",
+    );
     for host in &hosts {
         assert_eq!(host.peer().call(Code::POST, "/counter").code, Code::CHANGED);
     }
@@ -283,6 +289,9 @@ fn a_redis_outage_is_5_03_with_max_age_and_ends_by_itself() {
         );
         let led = peer.get("/led");
         assert_eq!(led.code, Code::CONTENT, "{led}");
+        let strict = peer.get("/test/strict");
+        assert_eq!(strict.code, Code::SERVICE_UNAVAILABLE, "{strict}");
+        assert_eq!(strict.uint_option_value(option::MAX_AGE), Some(RETRY_AFTER));
     }
     let during = tally.lock().unwrap().unavailable;
     assert!(during >= 20, "only {during} requests saw the outage");
@@ -330,6 +339,9 @@ fn a_redis_outage_is_5_03_with_max_age_and_ends_by_itself() {
             })
             .unwrap_or_default();
         assert_eq!(back.len(), 1, "{}: {back:#?}", host.addr());
+        // The panic the outage caused is not logged as the plugin's trap.
+        let traps = host.log_lines(|l| l.contains("trapped"));
+        assert!(traps.is_empty(), "{}: {traps:#?}", host.addr());
     }
     eprintln!("{:?}", tally.lock().unwrap());
 }

@@ -352,6 +352,12 @@ impl PluginCall {
                 )
             }
             Ok(answer) => response::from_plugin(answer, &self.etags),
+            Err(error @ CallError::StoreUnavailable { retry_after, .. }) => {
+                let mut packet =
+                    response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string());
+                packet.add_option(CoapOption::MaxAge, response::uint(retry_after));
+                packet
+            }
             Err(error @ (CallError::Timeout { .. } | CallError::CpuTime { .. })) => {
                 response::diagnostic(ResponseType::ServiceUnavailable, &error.to_string())
             }

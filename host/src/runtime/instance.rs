@@ -81,6 +81,12 @@ impl PluginInstance {
         self.store.set_epoch_deadline(1);
     }
 
+    /// Whether the last call needed the shared key-value store while it was
+    /// unreachable.
+    pub fn needed_unreachable_store(&self) -> bool {
+        self.store.data().kv_unavailable
+    }
+
     /// Ends the last call's output: writes a last line it printed without
     /// a newline, and tells whether it wrote to stderr, where a Python
     /// traceback or a Rust panic's message would be.

@@ -62,6 +62,12 @@ pub enum CallError {
         reason: String,
         printed: bool,
     },
+    /// The call trapped after the shared key-value store (Redis) failed it
+    /// as unreachable: most likely why (a plugin that unwraps the store's
+    /// result), and not the plugin's fault. The client gets 5.03 with
+    /// Max-Age `retry_after`; the outage is logged once, by the store.
+    #[error("plugin {plugin} needed the shared key-value store, which is unreachable")]
+    StoreUnavailable { plugin: Arc<str>, retry_after: u32 },
     /// The plugin ran past its CPU time for one call.
     #[error("plugin {plugin} ran past its CPU time of {} ms", limit.as_millis())]
     CpuTime { plugin: Arc<str>, limit: Duration },
@@ -312,6 +318,10 @@ impl Plugin {
                     limit: self.limits.max_cpu_per_call,
                 })
             }
+            Ok(Err(_)) if instance.needed_unreachable_store() => Err(CallError::StoreUnavailable {
+                plugin: self.name.clone(),
+                retry_after: self.runtime.host.kv_retry_after,
+            }),
             Ok(Err(error)) => {
                 let reason = trap_reason(&error);
                 let pointer = log_pointer(printed, &self.name);

@@ -52,6 +52,7 @@ const RESOURCES: &[(&str, Methods, &[u16])] = &[
     ("/test/hog", Methods::GET, &[]),
     ("/test/file", Methods::GET.union(Methods::PUT), &[]),
     ("/test/env", Methods::GET, &[]),
+    ("/test/strict", Methods::GET, &[]),
 ];
 
 /// The file GET /test/file reads and the file PUT /test/file writes: inside
@@ -88,6 +89,16 @@ impl Plugin for Testkit {
         match request.path.as_str() {
             "/test/slow" => slow(&request),
             "/test/trap" => panic!("deliberate trap"),
+            // As many plugins do: a store that fails is a bug to them, and
+            // they panic (a trap), which the host must not take for one when
+            // the store is a shared one that is unreachable.
+            "/test/strict" => {
+                let value = kv::get("strict").expect("the key-value store failed");
+                text(
+                    ResponseCode::Content,
+                    if value.is_some() { "set" } else { "unset" },
+                )
+            }
             "/test/counter" => counter(request.method),
             "/test/echo" => echo(&request),
             "/test/etag" => text(ResponseCode::Content, "tagged")
