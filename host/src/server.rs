@@ -137,11 +137,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             println!("listening on {local}");
         }
     }
-    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
-        &config.http.proxy,
-        config.transmission_parameters(),
-        config.blockwise.max_body_size,
-    )?);
+    let proxy = Arc::new(
+        crate::http::cross_proxy::CrossProxy::new(
+            &config.http.proxy,
+            config.transmission_parameters(),
+            config.blockwise.max_body_size,
+        )?
+        .with_metrics(metrics.clone()),
+    );
     for listener in http_listeners {
         let local = listener
             .local_addr()

@@ -20,8 +20,8 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -37,6 +37,7 @@ use crate::client::exchange::Request;
 use crate::client::uri::{CoapUri, Scheme};
 use crate::config::ProxyConfig;
 use crate::message::TransmissionParameters;
+use crate::metrics::Metrics;
 
 /// The default mapping's prefix (RFC 8075 §5.3's example's).
 const PREFIX: &str = "/hc/";
@@ -117,6 +118,8 @@ pub struct CrossProxy {
     busy: Mutex<HashSet<SocketAddr>>,
     seeds: AtomicU64,
     cache: ProxyCache,
+    /// The host's metrics: the cache's hits are counted there.
+    metrics: Arc<Metrics>,
 }
 
 impl CrossProxy {
@@ -139,7 +142,14 @@ impl CrossProxy {
             busy: Mutex::new(HashSet::new()),
             seeds: AtomicU64::new(rand::random()),
             cache: ProxyCache::new(config.cache_entries),
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// The same proxy, counting in the host's metrics.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> CrossProxy {
+        self.metrics = metrics;
+        self
     }
 
     /// The target URI of an HTTP request for the proxy, or None when the
@@ -260,6 +270,9 @@ impl CrossProxy {
         if let Some(key) = &cache_key {
             match self.cache.lookup(key, Instant::now()) {
                 Lookup::Fresh(head, payload) => {
+                    // Only an answer the device was not asked for: a
+                    // revalidation (2.03) asked it.
+                    self.metrics.proxy_cache_hit();
                     let response = null_mapping::http_response(&head, payload, head_only, None);
                     return with_cache_status(response, "coapwasm; hit");
                 }
