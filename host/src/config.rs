@@ -99,6 +99,18 @@ impl Default for HttpConfig {
 /// target = "coap://{ip}:5683/temperature"
 /// methods = ["GET"]
 /// ```
+///
+/// `coaps://` targets (RFC 8075 §5.3 with RFC 7252 §9.1) take the
+/// proxy's own DTLS client credentials, the same for every device:
+///
+/// ```toml
+/// [http.proxy]
+/// psk_identity = "gateway-7"
+/// psk_key = "super-secret-key-12345"   # or psk_key_hex = "..."
+/// certificate = "gateway.pem"          # and/or a certificate
+/// private_key = "gateway.key"
+/// ca = ["devices-ca.pem"]              # verify the devices
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxyConfig {
@@ -123,6 +135,26 @@ pub struct ProxyConfig {
     /// Max-Age lasts, then revalidated by ETag). Default 1024; 0 turns the
     /// cache off. Each is at most `[blockwise] max_body_size`.
     pub cache_entries: usize,
+    /// The PSK identity the proxy gives `coaps://` devices (RFC 4279).
+    /// Default none.
+    pub psk_identity: Option<String>,
+    /// The pre-shared key as UTF-8 text; with `psk_identity`.
+    pub psk_key: Option<String>,
+    /// The pre-shared key as hex digits, instead of `psk_key`.
+    pub psk_key_hex: Option<String>,
+    /// A client certificate chain (PEM, leaf first) for `coaps://` devices
+    /// that ask for one (RFC 7252 §9.1.3.3). Default none.
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub private_key: Option<PathBuf>,
+    /// CA certificates (PEM) a device's certificate must chain to, and be
+    /// issued for the target's host name or IP address. Default none: the
+    /// device's certificate is not verified (a PSK authenticates both ends).
+    pub ca: Vec<PathBuf>,
+    /// DTLS sessions to devices kept between requests, so that the next
+    /// request skips the handshake; past it the least recently used is
+    /// closed. Default 64; 0: a handshake per request.
+    pub dtls_sessions: usize,
 }
 
 impl Default for ProxyConfig {
@@ -132,7 +164,66 @@ impl Default for ProxyConfig {
             timeout_ms: None,
             routes: Vec::new(),
             cache_entries: 1024,
+            psk_identity: None,
+            psk_key: None,
+            psk_key_hex: None,
+            certificate: None,
+            private_key: None,
+            ca: Vec::new(),
+            dtls_sessions: 64,
         }
+    }
+}
+
+impl ProxyConfig {
+    /// The DTLS client credentials for `coaps://` targets (the server name
+    /// left to each request); none while none is configured.
+    pub fn client_credentials(
+        &self,
+    ) -> anyhow::Result<Option<crate::transport::dtls::ClientCredentials>> {
+        let key = match (&self.psk_key, &self.psk_key_hex) {
+            (Some(text), None) => Some(text.as_bytes().to_vec()),
+            (None, Some(hex)) => Some(decode_hex(hex).context("http.proxy.psk_key_hex")?),
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: give one of psk_key and psk_key_hex"),
+        };
+        let psk = match (&self.psk_identity, key) {
+            (Some(identity), Some(key)) => {
+                anyhow::ensure!(
+                    !identity.is_empty() && identity.len() <= 128,
+                    "http.proxy.psk_identity must be 1 to 128 bytes"
+                );
+                anyhow::ensure!(
+                    (1..=64).contains(&key.len()),
+                    "http.proxy: the pre-shared key must be 1 to 64 bytes"
+                );
+                Some((identity.clone(), key))
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: psk_identity and psk_key (or psk_key_hex) go together"),
+        };
+        let certificate = match (&self.certificate, &self.private_key) {
+            (Some(chain), Some(key)) => Some((chain.clone(), key.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: certificate and private_key go together"),
+        };
+        for path in certificate
+            .iter()
+            .flat_map(|(chain, key)| [chain, key])
+            .chain(&self.ca)
+        {
+            std::fs::metadata(path)
+                .with_context(|| format!("http.proxy: cannot read {}", path.display()))?;
+        }
+        if psk.is_none() && certificate.is_none() && self.ca.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(crate::transport::dtls::ClientCredentials {
+            psk,
+            certificate,
+            trusted_cas: self.ca.clone(),
+            server: String::new(),
+        }))
     }
 }
 
@@ -741,6 +832,29 @@ fn default_device_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_client_credentials() {
+        let proxy = |toml: &str| toml::from_str::<Config>(toml).unwrap().http.proxy;
+        assert!(
+            proxy("").client_credentials().unwrap().is_none(),
+            "none by default"
+        );
+        let psk = proxy("[http.proxy]\npsk_identity = \"gw\"\npsk_key_hex = \"00ff\"\n")
+            .client_credentials()
+            .unwrap()
+            .unwrap();
+        assert_eq!(psk.psk, Some(("gw".to_owned(), vec![0, 0xff])));
+        for half in [
+            "[http.proxy]\npsk_identity = \"gw\"\n",
+            "[http.proxy]\npsk_key = \"k\"\n",
+            "[http.proxy]\npsk_identity = \"gw\"\npsk_key = \"k\"\npsk_key_hex = \"00\"\n",
+            "[http.proxy]\ncertificate = \"c.pem\"\n",
+            "[http.proxy]\nca = [\"/nonexistent/ca.pem\"]\n",
+        ] {
+            assert!(proxy(half).client_credentials().is_err(), "{half}");
+        }
+    }
 
     #[test]
     fn empty_file_gives_defaults() {

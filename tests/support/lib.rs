@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod child;
 pub mod coap_client;
 pub mod command;
+pub mod curl;
 pub mod datagram;
 pub mod latency_probe;
 pub mod link_format;

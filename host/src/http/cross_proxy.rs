@@ -17,6 +17,12 @@
 //! (NSTART = 1, RFC 7252 §4.7), 503 past it. Answers to GET are cached
 //! ([`super::proxy_cache`]); `Cache-Status` (RFC 9211) says whether one
 //! was a hit.
+//!
+//! `coaps://` targets go over DTLS (RFC 7252 §9.1) with the proxy's own
+//! credentials (`[http.proxy]` psk_identity and psk_key, certificate and
+//! private_key, ca), in sessions kept between requests
+//! ([`super::proxy_sessions`]); without credentials they are 502, and so is
+//! a failed handshake.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -31,13 +37,16 @@ use coap_lite::RequestType;
 use super::null_mapping::{self, Unmappable};
 use super::proxy_allow::{self, AllowList};
 use super::proxy_cache::{Lookup, ProxyCache};
+use super::proxy_sessions::ProxySessions;
 use super::uri_template::{self, Template};
-use crate::client::driver::{self, DriveError};
+use crate::client::driver::{self, DriveError, Link};
+use crate::client::driver_dtls::DtlsLink;
 use crate::client::exchange::Request;
 use crate::client::uri::{CoapUri, Scheme};
 use crate::config::ProxyConfig;
 use crate::message::TransmissionParameters;
 use crate::metrics::Metrics;
+use crate::transport::dtls::ClientCredentials;
 
 /// The default mapping's prefix (RFC 8075 §5.3's example's).
 const PREFIX: &str = "/hc/";
@@ -65,6 +74,8 @@ pub struct Settings {
     allow: AllowList,
     timeout: Option<Duration>,
     routes: Vec<Route>,
+    /// For coaps:// targets; the server name is each request's.
+    credentials: Option<ClientCredentials>,
 }
 
 impl Settings {
@@ -80,9 +91,10 @@ impl Settings {
                 .map(|name| (name.to_owned(), "x".to_owned()))
                 .collect();
             uri_template::expand(&route.target, &probe)?;
+            let scheme = route.target.to_ascii_lowercase();
             anyhow::ensure!(
-                route.target.to_ascii_lowercase().starts_with("coap://"),
-                "route target {:?} is not a coap:// URI template",
+                scheme.starts_with("coap://") || scheme.starts_with("coaps://"),
+                "route target {:?} is not a coap:// or coaps:// URI template",
                 route.target
             );
             let methods = route
@@ -104,6 +116,7 @@ impl Settings {
             allow,
             timeout: config.timeout_ms.map(Duration::from_millis),
             routes,
+            credentials: config.client_credentials()?,
         })
     }
 }
@@ -120,6 +133,8 @@ pub struct CrossProxy {
     cache: ProxyCache,
     /// The host's metrics: the cache's hits are counted there.
     metrics: Arc<Metrics>,
+    /// DTLS sessions to coaps devices between requests.
+    sessions: ProxySessions,
 }
 
 impl CrossProxy {
@@ -143,6 +158,7 @@ impl CrossProxy {
             seeds: AtomicU64::new(rand::random()),
             cache: ProxyCache::new(config.cache_entries),
             metrics: Arc::new(Metrics::new()),
+            sessions: ProxySessions::new(config.dtls_sessions),
         })
     }
 
@@ -214,12 +230,6 @@ impl CrossProxy {
             Ok(uri) => uri,
             Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("{error:#}")),
         };
-        if uri.scheme == Scheme::Coaps {
-            return plain(
-                StatusCode::NOT_IMPLEMENTED,
-                "the proxy does not speak coaps yet",
-            );
-        }
         let peer = match resolve(&uri).await {
             Some(peer) => peer,
             None => {
@@ -241,12 +251,24 @@ impl CrossProxy {
                 &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
             );
         }
+        if uri.scheme == Scheme::Coaps && self.settings.credentials.is_none() {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                "the proxy has no credentials for coaps:// targets: set [http.proxy] psk_identity and psk_key (or psk_key_hex), or certificate and private_key, or ca",
+            );
+        }
         let mut request = match self.request(method, &uri, headers, body) {
             Ok(request) => request,
             Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
         };
         // The resource as the device sees it, however the URI was spelled.
-        let resource = format!("{peer} {:?} {:?} {:?}", uri.uri_host(), uri.path, uri.query);
+        let resource = format!(
+            "{:?} {peer} {:?} {:?} {:?}",
+            uri.scheme,
+            uri.uri_host(),
+            uri.path,
+            uri.query
+        );
         // Only a GET of the proxy's own: a client's conditional one is its
         // business, not the cache's.
         let cache_key = (request.method == RequestType::Get
@@ -294,7 +316,26 @@ impl CrossProxy {
             return response;
         };
         let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
-        let answer = driver::exchange(peer, request, self.parameters, seed, self.timeout).await;
+        let answer = match self.link(&uri, peer).await {
+            Ok(mut link) => {
+                let answer = driver::exchange_over(
+                    &mut link,
+                    peer,
+                    request,
+                    self.parameters,
+                    seed,
+                    self.timeout,
+                )
+                .await;
+                // A session that carried an exchange to its end is kept.
+                if let (Link::Dtls(session), Ok(_)) = (link, &answer) {
+                    self.sessions
+                        .put((peer, uri.host.clone()), *session, Instant::now());
+                }
+                answer
+            }
+            Err(error) => Err(error),
+        };
         tracing::debug!(%peer, %method, target, ok = answer.is_ok(), "proxied");
         match answer {
             Ok(response) => {
@@ -322,6 +363,28 @@ impl CrossProxy {
             ),
             Err(error) => plain(StatusCode::BAD_GATEWAY, &format!("{peer}: {error}")),
         }
+    }
+
+    /// The way to the device: a socket of its own for coap, a kept or new
+    /// DTLS session for coaps (its handshake bounded by the timeout).
+    async fn link(&self, uri: &CoapUri, peer: SocketAddr) -> Result<Link, DriveError> {
+        if uri.scheme == Scheme::Coap {
+            return Link::udp(peer).await;
+        }
+        let Some(credentials) = &self.settings.credentials else {
+            // Checked before: see `forward`.
+            return Err(DriveError::Dtls("no credentials".to_owned()));
+        };
+        let key = (peer, uri.host.clone());
+        if let Some(session) = self.sessions.take(&key, Instant::now()) {
+            return Ok(Link::Dtls(Box::new(session)));
+        }
+        let credentials = ClientCredentials {
+            server: uri.host.clone(),
+            ..credentials.clone()
+        };
+        let session = DtlsLink::connect(peer, &credentials, self.timeout).await?;
+        Ok(Link::Dtls(Box::new(session)))
     }
 
     /// The CoAP request: the target's Uri-Host, Uri-Path and Uri-Query, and
@@ -439,6 +502,7 @@ mod tests {
                     methods: methods.iter().map(|m| (*m).to_owned()).collect(),
                 })
                 .collect(),
+            ..ProxyConfig::default()
         };
         CrossProxy::new(&config, TransmissionParameters::default(), 1 << 20).unwrap()
     }

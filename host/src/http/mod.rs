@@ -13,8 +13,8 @@
 //! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`;
 //! - `scrape`: the host's own `/metrics`, and the count of HTTP requests;
 //! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
-//!   and URI templates), with [`uri_template`], [`proxy_allow`] and
-//!   [`proxy_cache`].
+//!   and URI templates), with [`uri_template`], [`proxy_allow`],
+//!   [`proxy_cache`] and [`proxy_sessions`].
 
 pub mod console;
 pub mod cross_proxy;
@@ -24,6 +24,7 @@ pub mod media_type;
 pub mod null_mapping;
 pub mod proxy_allow;
 pub mod proxy_cache;
+pub mod proxy_sessions;
 mod scrape;
 pub mod status;
 pub mod uri_template;
