@@ -12,6 +12,7 @@ pub mod coap_client;
 pub mod command;
 pub mod curl;
 pub mod datagram;
+pub mod event_stream;
 pub mod latency_probe;
 pub mod link_format;
 pub mod lossy_relay;

@@ -87,7 +87,8 @@ impl Link {
         Ok(Link::Udp(connected_socket(peer).await?))
     }
 
-    async fn send(&mut self, message: &[u8]) -> Result<(), DriveError> {
+    /// Sends one CoAP message.
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), DriveError> {
         match self {
             Link::Udp(socket) => {
                 socket.send(message).await?;
@@ -98,7 +99,7 @@ impl Link {
     }
 
     /// The next message. Cancel-safe.
-    async fn recv(&mut self, buffer: &mut [u8]) -> Result<Bytes, DriveError> {
+    pub async fn recv(&mut self, buffer: &mut [u8]) -> Result<Bytes, DriveError> {
         match self {
             Link::Udp(socket) => {
                 let n = socket.recv(buffer).await?;

@@ -23,6 +23,10 @@
 //! private_key, ca), in sessions kept between requests
 //! ([`super::proxy_sessions`]); without credentials they are 502, and so is
 //! a failed handshake.
+//!
+//! Observe goes through as Server-Sent Events ([`observe`]).
+
+mod observe;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -222,41 +226,10 @@ impl CrossProxy {
         headers: &HeaderMap,
         body: Vec<u8>,
     ) -> Response {
-        let target = match target {
-            Ok(target) => target,
-            Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
+        let (target, uri, peer) = match self.reach(target).await {
+            Ok(reached) => reached,
+            Err(refused) => return refused,
         };
-        let uri = match CoapUri::parse(&target) {
-            Ok(uri) => uri,
-            Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("{error:#}")),
-        };
-        let peer = match resolve(&uri).await {
-            Some(peer) => peer,
-            None => {
-                return plain(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("cannot resolve {}", uri.host),
-                );
-            }
-        };
-        if proxy_allow::is_group(peer.ip()) {
-            return plain(
-                StatusCode::FORBIDDEN,
-                "the proxy does not forward to multicast or broadcast addresses",
-            );
-        }
-        if !self.settings.allow.allows(&uri.host, peer) {
-            return plain(
-                StatusCode::FORBIDDEN,
-                &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
-            );
-        }
-        if uri.scheme == Scheme::Coaps && self.settings.credentials.is_none() {
-            return plain(
-                StatusCode::BAD_GATEWAY,
-                "the proxy has no credentials for coaps:// targets: set [http.proxy] psk_identity and psk_key (or psk_key_hex), or certificate and private_key, or ca",
-            );
-        }
         let mut request = match self.request(method, &uri, headers, body) {
             Ok(request) => request,
             Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
@@ -385,6 +358,50 @@ impl CrossProxy {
         };
         let session = DtlsLink::connect(peer, &credentials, self.timeout).await?;
         Ok(Link::Dtls(Box::new(session)))
+    }
+
+    /// The target parsed, resolved and checked against the allow-list and
+    /// the credentials: what may be sent to, or the HTTP answer refusing it.
+    async fn reach(
+        &self,
+        target: Result<String, Unmappable>,
+    ) -> Result<(String, CoapUri, SocketAddr), Response> {
+        let target = match target {
+            Ok(target) => target,
+            Err(unmappable) => return Err(plain(unmappable.status, &unmappable.reason)),
+        };
+        let uri = match CoapUri::parse(&target) {
+            Ok(uri) => uri,
+            Err(error) => return Err(plain(StatusCode::BAD_REQUEST, &format!("{error:#}"))),
+        };
+        let peer = match resolve(&uri).await {
+            Some(peer) => peer,
+            None => {
+                return Err(plain(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("cannot resolve {}", uri.host),
+                ));
+            }
+        };
+        if proxy_allow::is_group(peer.ip()) {
+            return Err(plain(
+                StatusCode::FORBIDDEN,
+                "the proxy does not forward to multicast or broadcast addresses",
+            ));
+        }
+        if !self.settings.allow.allows(&uri.host, peer) {
+            return Err(plain(
+                StatusCode::FORBIDDEN,
+                &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
+            ));
+        }
+        if uri.scheme == Scheme::Coaps && self.settings.credentials.is_none() {
+            return Err(plain(
+                StatusCode::BAD_GATEWAY,
+                "the proxy has no credentials for coaps:// targets: set [http.proxy] psk_identity and psk_key (or psk_key_hex), or certificate and private_key, or ca",
+            ));
+        }
+        Ok((target, uri, peer))
     }
 
     /// The CoAP request: the target's Uri-Host, Uri-Path and Uri-Query, and

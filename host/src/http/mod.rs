@@ -146,6 +146,19 @@ async fn handle(
     if let Some(proxy) = &front.proxy
         && let Some(target) = proxy.target(&parts.method, parts.uri.path(), parts.uri.query())
     {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if parts.method == Method::GET && event_stream::wants_event_stream(accept) {
+            // Long-lived, as a local stream: an observer slot, not a
+            // request one.
+            drop(_permit);
+            let Some(slot) = front.event_streams.open(peer.ip()) else {
+                return event_stream::too_many();
+            };
+            return proxy.observe(target, &parts.headers, slot).await;
+        }
         return proxy
             .forward(&parts.method, target, &parts.headers, body)
             .await;
