@@ -300,3 +300,41 @@ fn libcoap_openssl_with_a_psk() {
     assert_eq!(back.status, 200, "{}", back.text());
     assert_eq!(back.text(), body);
 }
+
+/// Many exchanges in one kept session: each answered (the device's
+/// duplicate detection spans the session, so message ids must not repeat
+/// across exchanges, RFC 7252 §4.5), and the handshake costs round trips,
+/// not a retransmission timeout.
+#[test]
+fn a_thousand_requests_in_one_session() {
+    let device = psk_device(&["led"]);
+    let proxy = proxy(&format!("{}cache_entries = 0\n", psk_keys(IDENTITY, KEY)));
+    let url = hc(&proxy, &device.coaps_uri("/led"));
+    let mut command = Command::new("curl");
+    command.args(["-s", "--path-as-is", "--max-time", "120"]);
+    command.args(["-w", "%{http_code} %{time_total}\\n"]);
+    for _ in 0..1000 {
+        command.args(["-o", "/dev/null", &url]);
+    }
+    let output = command.stdin(Stdio::null()).output().expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let replies: Vec<(&str, f64)> = text
+        .lines()
+        .map(|line| {
+            let (code, time) = line.split_once(' ').unwrap();
+            (code, time.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(replies.len(), 1000, "{text}");
+    let failed: Vec<usize> = (0..replies.len())
+        .filter(|&i| replies[i].0 != "200")
+        .collect();
+    assert!(failed.is_empty(), "not 200: {failed:?}");
+    assert!(
+        replies[0].1 < 0.5,
+        "the first request, with the handshake, took {} s",
+        replies[0].1
+    );
+    let established = device.log_lines(|line| line.contains("dtls: session established"));
+    assert_eq!(established.len(), 1, "{established:#?}");
+}

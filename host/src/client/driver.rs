@@ -62,7 +62,7 @@ impl From<std::io::Error> for DriveError {
 }
 
 /// A UDP socket connected to `peer`, from an ephemeral port.
-pub(crate) async fn connected_socket(peer: SocketAddr) -> Result<UdpSocket, DriveError> {
+async fn connected_socket(peer: SocketAddr) -> Result<UdpSocket, DriveError> {
     let local: SocketAddr = if peer.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
@@ -136,8 +136,31 @@ pub async fn exchange_over(
     silence: Duration,
 ) -> Result<Response, DriveError> {
     let mut events = Vec::new();
-    let mut exchange =
-        ClientExchange::start(peer, request, parameters, seed, Instant::now(), &mut events);
+    let continuing = match link {
+        Link::Dtls(session) => session.next_message_id,
+        Link::Udp(_) => None,
+    };
+    let now = Instant::now();
+    let mut exchange = match continuing {
+        Some(first) => {
+            ClientExchange::start_from(peer, request, parameters, seed, first, now, &mut events)
+        }
+        None => ClientExchange::start(peer, request, parameters, seed, now, &mut events),
+    };
+    let result = drive(link, &mut exchange, events, silence).await;
+    if let Link::Dtls(session) = link {
+        session.next_message_id = Some(exchange.next_message_id());
+    }
+    result
+}
+
+/// Runs `exchange` over `link` to its response.
+async fn drive(
+    link: &mut Link,
+    exchange: &mut ClientExchange,
+    mut events: Vec<Event>,
+    silence: Duration,
+) -> Result<Response, DriveError> {
     let mut quiet_until = Instant::now() + silence;
     let mut buffer = vec![0; MAX_DATAGRAM];
     loop {

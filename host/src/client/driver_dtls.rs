@@ -4,10 +4,13 @@
 //! [`DtlsConnector`] the command-line client uses; this only moves its
 //! datagrams.
 //!
-//! Every transmission is a `try_send`, so that the one await point of a
-//! receive is the socket's own: [`DtlsLink::recv`] is cancel-safe (it runs
-//! inside `select!`), and a datagram the kernel would not take is a lost
-//! one, which DTLS's and CoAP's retransmissions are there for.
+//! Every transmission is a non-blocking send on a clone of the socket, so
+//! that the one await point of a receive is the socket's own:
+//! [`DtlsLink::recv`] is cancel-safe (it runs inside `select!`), and a
+//! datagram the kernel would not take is a lost one, which DTLS's and
+//! CoAP's retransmissions are there for. (Not tokio's `try_send`: on a new
+//! socket it reports WouldBlock until the reactor has seen it writable,
+//! and the ClientHello was lost, each handshake a second late.)
 
 use std::collections::VecDeque;
 use std::io::ErrorKind;
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::net::UdpSocket;
 
-use super::driver::{DriveError, MAX_DATAGRAM, connected_socket};
+use super::driver::{DriveError, MAX_DATAGRAM};
 use crate::transport::dtls::{ClientCredentials, ConnectorEvent, DtlsConnector};
 
 /// An established session and its socket.
@@ -29,6 +32,13 @@ pub struct DtlsLink {
     buffer: Vec<u8>,
     /// When it last carried an exchange, for the proxy's session cache.
     pub last_used: Instant,
+    /// Where the next exchange's message ids start: the session is one
+    /// endpoint to the device, whose duplicate detection spans exchanges
+    /// (RFC 7252 §4.5). None before the first.
+    pub next_message_id: Option<u16>,
+    /// The socket again, for sending without waiting (see the module
+    /// documentation).
+    sender: std::net::UdpSocket,
 }
 
 impl DtlsLink {
@@ -42,7 +52,7 @@ impl DtlsLink {
         credentials: &ClientCredentials,
         timeout: Duration,
     ) -> Result<DtlsLink, DriveError> {
-        let socket = connected_socket(peer).await?;
+        let (socket, sender) = connected_socket_pair(peer)?;
         let started = Instant::now();
         let mut events = Vec::new();
         let connector = DtlsConnector::connect(credentials, started, timeout, &mut events)
@@ -53,6 +63,8 @@ impl DtlsLink {
             ready: VecDeque::new(),
             buffer: vec![0; MAX_DATAGRAM],
             last_used: started,
+            next_message_id: None,
+            sender,
         };
         let mut heard = false;
         // Bounded: the connector fails itself at `timeout`.
@@ -112,7 +124,7 @@ impl DtlsLink {
     fn apply(&mut self, events: Vec<ConnectorEvent>) -> Result<(), DriveError> {
         for event in events {
             match event {
-                ConnectorEvent::Transmit(datagram) => match self.socket.try_send(&datagram) {
+                ConnectorEvent::Transmit(datagram) => match self.sender.send(&datagram) {
                     Ok(_) => {}
                     Err(error) if error.kind() == ErrorKind::WouldBlock => {}
                     Err(error) => return Err(error.into()),
@@ -124,4 +136,19 @@ impl DtlsLink {
         }
         Ok(())
     }
+}
+
+/// A non-blocking socket connected to `peer`: tokio's for receiving, a
+/// clone for sending.
+fn connected_socket_pair(peer: SocketAddr) -> Result<(UdpSocket, std::net::UdpSocket), DriveError> {
+    let local: SocketAddr = if peer.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let socket = std::net::UdpSocket::bind(local)?;
+    socket.connect(peer)?;
+    socket.set_nonblocking(true)?;
+    let sender = socket.try_clone()?;
+    Ok((UdpSocket::from_std(socket)?, sender))
 }

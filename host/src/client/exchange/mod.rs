@@ -180,13 +180,56 @@ impl ClientExchange {
         now: Instant,
         events: &mut Vec<Event>,
     ) -> ClientExchange {
+        Self::begin(peer, request, parameters, seed, None, now, events)
+    }
+
+    /// [`ClientExchange::start`] on an endpoint an earlier exchange used
+    /// (one DTLS session for many): its message ids continue from
+    /// `first_message_id`, the earlier one's
+    /// [`ClientExchange::next_message_id`], since the server takes an id it
+    /// saw within EXCHANGE_LIFETIME for a duplicate (RFC 7252 §4.4, §4.5).
+    pub fn start_from(
+        peer: SocketAddr,
+        request: Request,
+        parameters: TransmissionParameters,
+        seed: u64,
+        first_message_id: u16,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) -> ClientExchange {
+        Self::begin(
+            peer,
+            request,
+            parameters,
+            seed,
+            Some(first_message_id),
+            now,
+            events,
+        )
+    }
+
+    /// The message id this exchange would use next.
+    pub fn next_message_id(&self) -> u16 {
+        self.message_ids.peek()
+    }
+
+    fn begin(
+        peer: SocketAddr,
+        request: Request,
+        parameters: TransmissionParameters,
+        seed: u64,
+        first_message_id: Option<u16>,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) -> ClientExchange {
         let mut rng = SmallRng::seed_from_u64(seed);
         let token = request.token.unwrap_or_else(|| random_token(&mut rng));
         let upload_block = Block::new(0, false, request.block_size);
+        let drawn: u16 = rng.random();
         let mut exchange = ClientExchange {
             peer,
             parameters,
-            message_ids: MessageIdSequence::starting_at(rng.random()),
+            message_ids: MessageIdSequence::starting_at(first_message_id.unwrap_or(drawn)),
             rng,
             retransmission: RetransmissionTimer::default(),
             expired: Vec::new(),

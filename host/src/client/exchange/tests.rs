@@ -523,3 +523,32 @@ fn garbage_and_endless_blocks_are_survived() {
     );
     assert!(exchange.is_finished());
 }
+
+/// Exchanges on one endpoint continue one another's message ids (RFC 7252
+/// §4.4, §4.5), whatever their seeds.
+#[test]
+fn a_later_exchange_continues_the_message_ids() {
+    let now = Instant::now();
+    let mut events = Vec::new();
+    let mut first =
+        ClientExchange::start(peer(), get("a"), Default::default(), 1, now, &mut events);
+    let request = sent(&events).remove(0);
+    let answer = piggybacked(&request, ResponseType::Content, |_| {});
+    events.clear();
+    first.on_datagram(&answer, now, &mut events);
+    assert!(first.is_finished());
+    let next = first.next_message_id();
+    assert_eq!(next, request.header.message_id.wrapping_add(1));
+    events.clear();
+    let second = ClientExchange::start_from(
+        peer(),
+        get("b"),
+        Default::default(),
+        1,
+        next,
+        now,
+        &mut events,
+    );
+    assert_eq!(sent(&events)[0].header.message_id, next);
+    assert_eq!(second.next_message_id(), next.wrapping_add(1));
+}

@@ -191,14 +191,33 @@ impl Upstream {
     fn start(&mut self) {
         self.seed = self.seed.wrapping_add(1);
         self.events.clear();
-        self.exchange = Some(ClientExchange::start(
-            self.peer,
-            self.request.clone(),
-            self.parameters,
-            self.seed,
-            Instant::now(),
-            &mut self.events,
-        ));
+        // A re-registration's ids continue the registration's: the same
+        // endpoint (§4.5).
+        let continuing = match (&self.exchange, &self.link) {
+            (Some(earlier), _) => Some(earlier.next_message_id()),
+            (None, Some(Link::Dtls(session))) => session.next_message_id,
+            _ => None,
+        };
+        let (peer, request, now) = (self.peer, self.request.clone(), Instant::now());
+        self.exchange = Some(match continuing {
+            Some(first) => ClientExchange::start_from(
+                peer,
+                request,
+                self.parameters,
+                self.seed,
+                first,
+                now,
+                &mut self.events,
+            ),
+            None => ClientExchange::start(
+                peer,
+                request,
+                self.parameters,
+                self.seed,
+                now,
+                &mut self.events,
+            ),
+        });
         self.due = Instant::now() + self.timeout;
     }
 
@@ -269,11 +288,9 @@ impl Upstream {
                     self.start();
                 }
                 Step::Due => {
-                    return Some(
-                        self.gone(
-                            "the device stopped notifying and did not answer a re-registration",
-                        ),
-                    );
+                    return Some(self.gone(
+                        "the device stopped notifying and did not answer a re-registration",
+                    ));
                 }
                 Step::Failed(error) => return Some(self.gone(&format!("{error}"))),
             }
