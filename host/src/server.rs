@@ -99,10 +99,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 observations_path.display()
             )
         })?);
+    let log = &config.http.exchange_log;
+    let exchange_log = Arc::new(crate::exchange_log::ExchangeLog::new(log.max_watchers));
+    if log.enabled
+        && let Some(open) = config.http.bind.iter().find(|a| !a.ip().is_loopback())
+    {
+        tracing::warn!(
+            "the exchange log is served on {open}: anyone who reaches it sees every CoAP \
+             client's tokens and payloads"
+        );
+    }
     let shared = Shared {
         exchanges,
         host,
         observation_store,
+        exchange_log,
     };
 
     let limits = EndpointLimits {
@@ -146,23 +157,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let local = listener
             .local_addr()
             .context("HTTP listener has no local address")?;
-        let front = Arc::new(
-            crate::http::HttpFront::new(
-                shared.exchanges.clone(),
-                router.clone(),
-                shared.host.clone(),
-                shared.exchanges.transfers(config.upload_limits()),
-                config.http.max_in_flight,
-                config.blockwise.max_body_size,
-                crate::http::event_stream::EventStreams::new(
-                    config.observe.max_total,
-                    config.observe.max_per_endpoint,
-                    Duration::from_millis(config.observe.min_notification_interval_ms),
-                ),
-            )
-            .with_proxy(proxy.clone()),
-        );
-        tokio::spawn(crate::http::serve(listener, front));
+        let mut front = crate::http::HttpFront::new(
+            shared.exchanges.clone(),
+            router.clone(),
+            shared.host.clone(),
+            shared.exchanges.transfers(config.upload_limits()),
+            config.http.max_in_flight,
+            config.blockwise.max_body_size,
+            crate::http::event_stream::EventStreams::new(
+                config.observe.max_total,
+                config.observe.max_per_endpoint,
+                Duration::from_millis(config.observe.min_notification_interval_ms),
+            ),
+        )
+        .with_proxy(proxy.clone());
+        if log.enabled {
+            front = front.with_exchange_log(crate::http::exchange_log::Served {
+                log: shared.exchange_log.clone(),
+                coaps_payloads: log.coaps_payloads,
+            });
+        }
+        tokio::spawn(crate::http::serve(listener, Arc::new(front)));
         println!("http listening on {local}");
     }
     tracing::info!(
