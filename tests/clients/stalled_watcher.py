@@ -3,7 +3,7 @@ small receive buffer, so the server's writes to it stall at once.
 
 Usage: stalled_watcher.py HOST PORT PATH
 
-Prints `open` once the stream's first event (`open`) has come, then reads
+Prints `open` once the stream's first event (`watching`) has come, then reads
 nothing until a line arrives on standard input; then reads what the server
 kept for it (at most 20 s) and prints `dropped N` with the sum of the
 `dropped` events' counts, and `records N` with the `exchange` events read.
@@ -23,13 +23,13 @@ sock.connect((host, port))
 sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
 received = b""
 deadline = time.monotonic() + 10
-while b"event: open" not in received and time.monotonic() < deadline:
+while b"event: watching" not in received and time.monotonic() < deadline:
     chunk = sock.recv(256)
     if not chunk:
         break
     received += chunk
-if b"event: open" not in received:
-    sys.exit(f"no open event: {received!r}")
+if b"event: watching" not in received:
+    sys.exit(f"no watching event: {received!r}")
 print("open", flush=True)
 sys.stdin.readline()
 

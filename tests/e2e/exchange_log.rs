@@ -55,7 +55,7 @@ fn a_coap_client_get_is_logged_both_ways() {
     let server = logged_server("");
     let stream = EventStream::open(&server.http_url(PATH), EVENTS);
     let open = stream
-        .find("open", REPLY_TIMEOUT, |_| true)
+        .find("watching", REPLY_TIMEOUT, |_| true)
         .expect("the stream opens");
     assert_eq!(json(&open.data)["coaps_payloads"], false, "{}", open.data);
 
@@ -132,7 +132,9 @@ fn coaps_payloads_are_hidden_unless_configured() {
         .arg("127.0.0.1:0")
         .start();
     let stream = EventStream::open(&server.http_url(PATH), EVENTS);
-    stream.find("open", REPLY_TIMEOUT, |_| true).expect("open");
+    stream
+        .find("watching", REPLY_TIMEOUT, |_| true)
+        .expect("open");
     let output = CoapClient::get(&server.coaps_uri("/led"))
         .using("coap-client-openssl")
         .psk("device-001", "super-secret-key-12345")
@@ -161,7 +163,9 @@ fn watchers_are_bounded() {
     let first = EventStream::open(&url, EVENTS);
     let second = EventStream::open(&url, EVENTS);
     for stream in [&first, &second] {
-        stream.find("open", REPLY_TIMEOUT, |_| true).expect("open");
+        stream
+            .find("watching", REPLY_TIMEOUT, |_| true)
+            .expect("open");
     }
     let (status, body) = curl(&url, EVENTS);
     assert_eq!(status, 503, "a third watcher: {body}");
@@ -172,7 +176,7 @@ fn watchers_are_bounded() {
     for _ in 0..50 {
         let third = EventStream::open(&url, EVENTS);
         if third
-            .find("open", Duration::from_millis(500), |_| true)
+            .find("watching", Duration::from_millis(500), |_| true)
             .is_some()
         {
             opened = true;

@@ -3,8 +3,9 @@
 //! `Accept: text/event-stream` is a Server-Sent Events stream of the
 //! messages the sockets receive and send ([`crate::exchange_log`]):
 //!
-//! - `open` first, once the watcher is subscribed: `{"watchers", "max_watchers",
-//!   "coaps_payloads"}`;
+//! - `watching` first, once the watcher is subscribed: `{"watchers",
+//!   "max_watchers", "coaps_payloads"}` (not `open`: a browser's
+//!   EventSource gives that type to its own event);
 //! - `exchange` per message, the event id its sequence number, the data
 //!   its [`Record`] as JSON;
 //! - `dropped` when the watcher read too slowly and lost records:
@@ -64,13 +65,13 @@ pub fn respond(served: Option<&Served>, event_stream: bool) -> Response {
         )
             .into_response();
     };
-    let open = Event::default()
-        .event("open")
+    let watching = Event::default()
+        .event("watching")
         .data(state(served).to_string());
     let reading = Reading {
         watcher,
         coaps_payloads: served.coaps_payloads,
-        open: Some(open),
+        first: Some(watching),
     };
     let stream = futures_util::stream::unfold(reading, |mut reading| async move {
         let event = reading.next().await?;
@@ -85,13 +86,13 @@ pub fn respond(served: Option<&Served>, event_stream: bool) -> Response {
 struct Reading {
     watcher: Watcher,
     coaps_payloads: bool,
-    open: Option<Event>,
+    first: Option<Event>,
 }
 
 impl Reading {
     async fn next(&mut self) -> Option<Event> {
-        if let Some(open) = self.open.take() {
-            return Some(open);
+        if let Some(first) = self.first.take() {
+            return Some(first);
         }
         match self.watcher.receiver.recv().await {
             Ok(capture) => {
