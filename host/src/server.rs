@@ -157,27 +157,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let local = listener
             .local_addr()
             .context("HTTP listener has no local address")?;
-        let mut front = crate::http::HttpFront::new(
-            shared.exchanges.clone(),
-            router.clone(),
-            shared.host.clone(),
-            shared.exchanges.transfers(config.upload_limits()),
-            config.http.max_in_flight,
-            config.blockwise.max_body_size,
-            crate::http::event_stream::EventStreams::new(
-                config.observe.max_total,
-                config.observe.max_per_endpoint,
-                Duration::from_millis(config.observe.min_notification_interval_ms),
-            ),
-        )
-        .with_proxy(proxy.clone());
-        if log.enabled {
-            front = front.with_exchange_log(crate::http::exchange_log::Served {
-                log: shared.exchange_log.clone(),
-                coaps_payloads: log.coaps_payloads,
-            });
-        }
-        tokio::spawn(crate::http::serve(listener, Arc::new(front)));
+        let front = Arc::new(
+            crate::http::HttpFront::new(
+                shared.exchanges.clone(),
+                router.clone(),
+                shared.host.clone(),
+                shared.exchanges.transfers(config.upload_limits()),
+                config.http.max_in_flight,
+                config.blockwise.max_body_size,
+                crate::http::event_stream::EventStreams::new(
+                    config.observe.max_total,
+                    config.observe.max_per_endpoint,
+                    Duration::from_millis(config.observe.min_notification_interval_ms),
+                ),
+            )
+            .with_proxy(proxy.clone())
+            .with_exchange_log(log.enabled.then(|| {
+                crate::http::exchange_log::Served {
+                    log: shared.exchange_log.clone(),
+                    coaps_payloads: log.coaps_payloads,
+                }
+            })),
+        );
+        tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");
     }
     tracing::info!(

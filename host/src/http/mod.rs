@@ -89,9 +89,9 @@ impl HttpFront {
         }
     }
 
-    /// The same front, serving the log of CoAP exchanges.
-    pub fn with_exchange_log(mut self, served: exchange_log::Served) -> HttpFront {
-        self.exchange_log = Some(served);
+    /// The same front, serving the log of CoAP exchanges if `served`.
+    pub fn with_exchange_log(mut self, served: Option<exchange_log::Served>) -> HttpFront {
+        self.exchange_log = served;
         self
     }
 
