@@ -170,10 +170,14 @@ fn watchers_are_bounded() {
     let (status, body) = curl(&url, EVENTS);
     assert_eq!(status, 503, "a third watcher: {body}");
     drop(first);
-    // The server notices the closed connection on its next write: bounded
-    // retries, each a fresh stream.
+    // The server notices the closed connection on its next write to it: a
+    // CoAP request makes records to write. Bounded retries, each a fresh
+    // stream.
+    let mut peer = server.peer();
     let mut opened = false;
     for _ in 0..50 {
+        let request = peer.con(Code::GET, "/led");
+        peer.exchange(&request);
         let third = EventStream::open(&url, EVENTS);
         if third
             .find("watching", Duration::from_millis(500), |_| true)
@@ -182,7 +186,6 @@ fn watchers_are_bounded() {
             opened = true;
             break;
         }
-        server.peer().send(&server.peer().con(Code::GET, "/led"));
     }
     assert!(opened, "the closed watcher's place was never given back");
 }
