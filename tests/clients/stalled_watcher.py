@@ -44,7 +44,7 @@ while time.monotonic() < deadline:
     if not chunk:
         break
     received += chunk
-    # Count what has come so far, once the backlog is drained.
+# The backlog is drained (a second without data): count its events.
 text = received.decode("utf-8", "replace")
 for block in text.split("\n\n"):
     lines = block.split("\n")
