@@ -44,7 +44,9 @@ while time.monotonic() < deadline:
     if not chunk:
         break
     received += chunk
-# The backlog is drained (a second without data): count its events.
+# The backlog is drained (a second without data): count its events. The
+# body is chunked (HTTP/1.1), one chunk per event, so chunk sizes sit
+# between events and never split an `event:` line.
 text = received.decode("utf-8", "replace")
 for block in text.split("\n\n"):
     lines = block.split("\n")
