@@ -65,6 +65,7 @@ fn request_path(c: &mut Criterion) {
                             Dispatch::Call(call) => call.run().await.response,
                             Dispatch::Respond(response) => response,
                             Dispatch::Reject => panic!("rejected"),
+                            Dispatch::Proxy(_) => panic!("no proxy is configured"),
                         };
                         layer.on_response(exchange, response, Instant::now(), &mut actions);
                         assert!(matches!(actions.last(), Some(Action::Send { .. })));

@@ -73,6 +73,8 @@ pub struct HttpConfig {
     /// The cross-proxy to other CoAP devices (RFC 8075): `/hc/coap://...`
     /// and the URI templates of `[[http.proxy.route]]`.
     pub proxy: ProxyConfig,
+    /// The live log of CoAP exchanges at `/.well-known/coapwasm/exchanges`.
+    pub exchange_log: ExchangeLogConfig,
 }
 
 impl Default for HttpConfig {
@@ -81,6 +83,43 @@ impl Default for HttpConfig {
             bind: Vec::new(),
             max_in_flight: 256,
             proxy: ProxyConfig::default(),
+            exchange_log: ExchangeLogConfig::default(),
+        }
+    }
+}
+
+/// The live log of CoAP exchanges (`[http.exchange_log]`): every CoAP
+/// message the sockets receive and send, as Server-Sent Events of JSON
+/// records at `/.well-known/coapwasm/exchanges` (the console's log panel).
+///
+/// Off by default: the log shows every client's tokens, options and
+/// payloads to anyone who reaches the HTTP port, past the access policy,
+/// and HTTP here has no authentication. Turn it on where the HTTP port is
+/// trusted (loopback, a debugging session). Even then coaps payloads stay
+/// hidden (their size is shown) unless `coaps_payloads` is set: DTLS
+/// protected them from everyone but the host.
+///
+/// ```toml
+/// [http.exchange_log]
+/// enabled = true
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeLogConfig {
+    /// Serve the log. Default false; `--exchange-log` sets it.
+    pub enabled: bool,
+    /// Watchers at once; past it 503. Default 8.
+    pub max_watchers: usize,
+    /// Show coaps payloads (decrypted) too. Default false.
+    pub coaps_payloads: bool,
+}
+
+impl Default for ExchangeLogConfig {
+    fn default() -> Self {
+        ExchangeLogConfig {
+            enabled: false,
+            max_watchers: 8,
+            coaps_payloads: false,
         }
     }
 }
@@ -89,6 +128,13 @@ impl Default for HttpConfig {
 /// /hc/coap://HOST:PORT/PATH` (§5.3's default mapping, the target URI
 /// percent-encoded or not) and the routes' URI templates (§5.4) forward the
 /// request to that device. Nothing is forwarded until `allow` names targets.
+///
+/// The same table configures the CoAP front's forward-proxying (RFC 7252
+/// §5.7.2: requests with Proxy-Uri or Proxy-Scheme), which is the same
+/// proxy (one allow-list, cache, timeout and NSTART per device) and needs
+/// no `[http] bind`. The table keeps its name because it shipped, and two
+/// tables for one proxy would need rules for when they disagree; `coap`
+/// says who may use it over CoAP.
 ///
 /// ```toml
 /// [http.proxy]
@@ -155,6 +201,11 @@ pub struct ProxyConfig {
     /// request skips the handshake; past it the least recently used is
     /// closed. Default 64; 0: a handshake per request.
     pub dtls_sessions: usize,
+    /// Who may use the proxy over CoAP (Proxy-Uri, Proxy-Scheme): `"on"`
+    /// (default: anyone, as over HTTP; the allow-list is the gate),
+    /// `"authenticated"` (only coaps peers with an identity; others get
+    /// 4.01) or `"off"` (5.05, this host is no proxy over CoAP).
+    pub coap: CoapProxying,
 }
 
 impl Default for ProxyConfig {
@@ -171,6 +222,7 @@ impl Default for ProxyConfig {
             private_key: None,
             ca: Vec::new(),
             dtls_sessions: 64,
+            coap: CoapProxying::On,
         }
     }
 }
@@ -225,6 +277,18 @@ impl ProxyConfig {
             server: String::new(),
         }))
     }
+}
+
+/// Who may use the proxy over CoAP (`[http.proxy] coap`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CoapProxying {
+    /// Any requester: the allow-list of targets is the gate.
+    On,
+    /// Requesters with an authenticated identity (coaps) only.
+    Authenticated,
+    /// None: Proxy-Uri and Proxy-Scheme get 5.05.
+    Off,
 }
 
 /// One URI template route (RFC 8075 §5.4): an HTTP path matching `template`
@@ -682,6 +746,10 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
+        anyhow::ensure!(
+            !self.http.exchange_log.enabled || self.http.exchange_log.max_watchers > 0,
+            "http.exchange_log.max_watchers must be positive"
+        );
         anyhow::ensure!(
             !self.bind.is_empty() || self.coaps.enabled(),
             "bind: at least one address is needed, unless coaps is configured"

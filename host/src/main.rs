@@ -89,11 +89,18 @@ struct ServeArgs {
     /// several. Default none: HTTP is off.
     #[arg(long, value_name = "ADDR")]
     http: Vec<SocketAddr>,
-    /// A target the HTTP cross-proxy may reach (an address, a network such
-    /// as 10.0.0.0/8, or a host name, with an optional :PORT); repeat for
-    /// several. Added to [http.proxy] allow. Default none.
+    /// A target the proxy may reach, over HTTP (/hc/coap://...) and over
+    /// CoAP (Proxy-Uri): an address, a network such as 10.0.0.0/8, or a host
+    /// name, with an optional :PORT; repeat for several. Added to
+    /// [http.proxy] allow. Default none.
     #[arg(long, value_name = "HOST")]
     proxy_allow: Vec<String>,
+    /// Serve the live log of CoAP exchanges over HTTP
+    /// (/.well-known/coapwasm/exchanges and the console's log): sets
+    /// [http.exchange_log] enabled. Default off: it shows every client's
+    /// tokens and payloads to anyone who reaches the HTTP port.
+    #[arg(long)]
+    exchange_log: bool,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -124,6 +131,9 @@ impl ServeArgs {
             config.http.bind = self.http;
         }
         config.http.proxy.allow.extend(self.proxy_allow);
+        if self.exchange_log {
+            config.http.exchange_log.enabled = true;
+        }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;
         }

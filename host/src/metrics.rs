@@ -151,6 +151,7 @@ pub struct Metrics {
     latency: Family<TransportLabels, Histogram, fn() -> Histogram>,
     plugin_calls: Family<CallLabels, Counter>,
     plugin_call_seconds: Family<PluginLabels, Counter<f64>>,
+    plugin_running_seconds: Family<PluginLabels, Counter<f64>>,
     reloads: Family<ReloadLabels, Counter>,
     observers: Family<TransportLabels, Gauge>,
     dtls_sessions: Gauge,
@@ -197,6 +198,14 @@ impl Metrics {
             Unit::Seconds,
             plugin_call_seconds.clone(),
         );
+        let plugin_running_seconds = Family::<PluginLabels, Counter<f64>>::default();
+        registry.register_with_unit(
+            "plugin_cpu",
+            "Time plugin code ran (the polls of its calls, without their waits: \
+             the CPU time of its calls), by plugin",
+            Unit::Seconds,
+            plugin_running_seconds.clone(),
+        );
         let reloads = Family::<ReloadLabels, Counter>::default();
         registry.register(
             "plugin_reloads",
@@ -234,6 +243,7 @@ impl Metrics {
             latency,
             plugin_calls,
             plugin_call_seconds,
+            plugin_running_seconds,
             reloads,
             observers,
             dtls_sessions,
@@ -274,6 +284,15 @@ impl Metrics {
             })
             .inc();
         self.plugin_call_seconds
+            .get_or_create(&PluginLabels {
+                plugin: plugin.clone(),
+            })
+            .inc_by(took.as_secs_f64());
+    }
+
+    /// `took` more of `plugin`'s code running (see `runtime::busy_time`).
+    pub fn plugin_running(&self, plugin: &Arc<str>, took: Duration) {
+        self.plugin_running_seconds
             .get_or_create(&PluginLabels {
                 plugin: plugin.clone(),
             })

@@ -66,7 +66,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let kv_path = config.data_dir.join("kv.redb");
     let kv = KvStore::open(&kv_path)
         .with_context(|| format!("cannot open the key-value store {}", kv_path.display()))?;
-    let host = Arc::new(HostContext::new(config.device_id.clone(), Arc::new(kv)));
+    // The host's one registry of metrics, scraped at /metrics over HTTP.
+    let metrics = Arc::new(Metrics::new());
+    let host = Arc::new(
+        HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone()),
+    );
     let runtime = Runtime::new(
         host.clone(),
         config.runtime_limits(),
@@ -83,11 +87,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(RoutingTable::default().while_loading()));
     let access = config.access_policy();
     access.warn_if_open();
-    // The host's one registry of metrics, scraped at /metrics over HTTP.
-    let metrics = Arc::new(Metrics::new());
+    // Until targets are allowed, this host is no proxy over CoAP (5.05).
+    let coap_proxying = if config.http.proxy.allow.is_empty() {
+        crate::config::CoapProxying::Off
+    } else {
+        config.http.proxy.coap
+    };
+    // One proxy for both fronts (one cache, one request in flight per
+    // device), there with HTTP off too: CoAP's Proxy-Uri uses it.
+    let proxy = Arc::new(
+        crate::http::cross_proxy::CrossProxy::new(
+            &config.http.proxy,
+            config.transmission_parameters(),
+            config.blockwise.max_body_size,
+        )?
+        .with_metrics(metrics.clone()),
+    );
     let exchanges = Arc::new(
         ExchangeLayer::new(router.clone(), config.blockwise_limits(), access)
-            .with_metrics(metrics.clone()),
+            .with_metrics(metrics.clone())
+            .with_proxy(proxy.clone(), coap_proxying),
     );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
@@ -99,10 +118,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 observations_path.display()
             )
         })?);
+    let log = &config.http.exchange_log;
+    let exchange_log = Arc::new(crate::exchange_log::ExchangeLog::new(log.max_watchers));
+    if log.enabled
+        && let Some(open) = config.http.bind.iter().find(|a| !a.ip().is_loopback())
+    {
+        tracing::warn!(
+            "the exchange log is served on {open}: anyone who reaches it sees every CoAP \
+             client's tokens and payloads"
+        );
+    }
     let shared = Shared {
         exchanges,
         host,
         observation_store,
+        exchange_log,
     };
 
     let limits = EndpointLimits {
@@ -137,14 +167,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             println!("listening on {local}");
         }
     }
-    let proxy = Arc::new(
-        crate::http::cross_proxy::CrossProxy::new(
-            &config.http.proxy,
-            config.transmission_parameters(),
-            config.blockwise.max_body_size,
-        )?
-        .with_metrics(metrics.clone()),
-    );
     for listener in http_listeners {
         let local = listener
             .local_addr()
@@ -163,7 +185,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     Duration::from_millis(config.observe.min_notification_interval_ms),
                 ),
             )
-            .with_proxy(proxy.clone()),
+            .with_proxy(proxy.clone())
+            .with_exchange_log(log.enabled.then(|| {
+                crate::http::exchange_log::Served {
+                    log: shared.exchange_log.clone(),
+                    coaps_payloads: log.coaps_payloads,
+                }
+            })),
         );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");

@@ -29,6 +29,7 @@ use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_s
 use crate::exchange::{
     Answer, Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, response,
 };
+use crate::exchange_log::{Direction, ExchangeLog};
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::metrics::{Code, Transport, coap_method};
 use crate::observation_store::ObservationStore;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub host: Arc<HostContext>,
     /// Where observations outlive the process.
     pub observation_store: Arc<ObservationStore>,
+    /// The tap for the log of CoAP exchanges (nothing unless watched).
+    pub exchange_log: Arc<ExchangeLog>,
 }
 
 /// Work that ran off the loop, coming back to it.
@@ -108,7 +111,8 @@ enum Completion {
 /// What a request's count in the metrics needs until it is answered.
 struct Tally {
     method: &'static str,
-    plugin: Arc<str>,
+    /// None for a proxied request.
+    plugin: Option<Arc<str>>,
     arrived: Instant,
 }
 
@@ -270,9 +274,18 @@ impl Endpoint {
                         layer,
                         actions,
                         wire,
+                        shared,
+                        local,
                         ..
                     } = self;
+                    let secure = matches!(transport, DatagramTransport::Dtls(..));
                     transport.on_datagram(from, datagram, now, wire, |peer, message| {
+                        // After decryption: the log shows CoAP, not DTLS.
+                        shared
+                            .exchange_log
+                            .tap(Direction::In, *local, peer, secure, || {
+                                Bytes::copy_from_slice(message)
+                            });
                         layer.on_datagram(peer, message, now, actions);
                     });
                     self.run_actions(now);
@@ -285,6 +298,16 @@ impl Endpoint {
 
     /// Sends what the turn produced, through the transport.
     async fn flush(&mut self) {
+        let log = &self.shared.exchange_log;
+        if log.watched() {
+            // Before encryption: the log shows CoAP, not DTLS.
+            let secure = matches!(self.transport, DatagramTransport::Dtls(..));
+            for (peer, message) in &self.outbox {
+                log.tap(Direction::Out, self.local, *peer, secure, || {
+                    message.clone()
+                });
+            }
+        }
         self.transport.seal(&mut self.outbox, &mut self.wire);
         let mut sent = 0;
         while sent < self.wire.len() {
@@ -400,12 +423,34 @@ impl Endpoint {
                     .on_response(exchange, response, now, &mut self.actions)
             }
             Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
+            // RFC 7252 §5.7.2: on a task of its own, as a slow plugin call,
+            // counted among the pending requests; the message layer sends
+            // the empty ACK if it takes long (§5.2.2).
+            Dispatch::Proxy(call) => {
+                self.pending += 1;
+                self.spawned += 1;
+                let tally = Tally {
+                    method,
+                    plugin: None,
+                    arrived: now,
+                };
+                let completed = self.completed.clone();
+                tokio::spawn(async move {
+                    let answer = call.run().await;
+                    let _ = completed.send(Completion::Response {
+                        exchange,
+                        observe: ObserveIntent::None,
+                        answer,
+                        tally,
+                    });
+                });
+            }
             Dispatch::Call(call) => {
                 self.pending += 1;
                 let observe = call.observe.clone();
                 let tally = Tally {
                     method,
-                    plugin: call.plugin_name().clone(),
+                    plugin: Some(call.plugin_name().clone()),
                     arrived: now,
                 };
                 let inline = call.inline();
@@ -466,7 +511,12 @@ impl Endpoint {
             response = refusal;
         }
         self.observe_outcome(&exchange, observe, &mut response);
-        self.count(tally.method, Some(&tally.plugin), &response, tally.arrived);
+        self.count(
+            tally.method,
+            tally.plugin.as_ref(),
+            &response,
+            tally.arrived,
+        );
         self.layer
             .on_response(exchange, response, now, &mut self.actions);
     }

@@ -120,6 +120,19 @@ fn counts_match_what_was_done() {
     }
     assert_eq!(curl_status(&server.http_url("/test/trap")), "500");
     assert_eq!(curl_status(&server.http_url("/nothing")), "404");
+    // A method the resource does not have: the host answers alone, and both
+    // transports count it without the plugin.
+    let refused = Command::new(binary())
+        .args(["post", &server.uri("/test/trap")])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(4), "{refused:?}");
+    let refused = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .arg(server.http_url("/test/trap"))
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&refused.stdout), "405");
 
     let samples = scrape(&server);
     let requests = |transport, plugin, code| {
@@ -139,12 +152,26 @@ fn counts_match_what_was_done() {
     assert_eq!(requests("http", "led", "200"), 2.0);
     assert_eq!(requests("http", "testkit", "500"), 1.0);
     assert_eq!(requests("http", "", "404"), 1.0);
+    let refused = |transport, code| {
+        value(
+            &samples,
+            "coapwasm_requests_total",
+            &[
+                ("transport", transport),
+                ("plugin", ""),
+                ("method", "POST"),
+                ("code", code),
+            ],
+        )
+    };
+    assert_eq!(refused("coap", "4.05"), 1.0);
+    assert_eq!(refused("http", "405"), 1.0);
     let total: f64 = samples
         .iter()
         .filter(|s| s.name == "coapwasm_requests_total")
         .map(|s| s.value)
         .sum();
-    assert_eq!(total, 8.0, "nothing else counted");
+    assert_eq!(total, 10.0, "nothing else counted");
 
     let latency = |transport| {
         value(
@@ -153,8 +180,8 @@ fn counts_match_what_was_done() {
             &[("transport", transport)],
         )
     };
-    assert_eq!(latency("coap"), 4.0);
-    assert_eq!(latency("http"), 4.0);
+    assert_eq!(latency("coap"), 5.0);
+    assert_eq!(latency("http"), 5.0);
     let calls = |plugin, outcome| {
         value(
             &samples,
@@ -271,4 +298,44 @@ fn proxy_cache_hits_are_counted() {
     assert!(put.status.success());
     assert_eq!(curl_status(&led), "200");
     assert_eq!(hits(&proxy), 4.0);
+}
+
+/// Plugin CPU is the time its code ran, not the time its calls took: a
+/// call that sleeps on a WASI clock adds to the wall time but not to the
+/// CPU; one that spins until its CPU budget stops it adds that budget.
+#[test]
+fn plugin_cpu_is_running_time_not_waiting() {
+    let mut server = Server::builder()
+        .plugins(&["testkit"])
+        .config("[runtime]\nmax_cpu_ms_per_call = 400\n")
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .start();
+    server.wait_plugins_loaded();
+    let testkit = [("plugin", "testkit")];
+
+    coap_get(&server, "/test/slow?ms=300");
+    coap_get(&server, "/test/slow?ms=300");
+    let samples = scrape(&server);
+    let wall = value(&samples, "coapwasm_plugin_call_seconds_total", &testkit);
+    let cpu = value(&samples, "coapwasm_plugin_cpu_seconds_total", &testkit);
+    assert!(wall >= 0.6, "two 300 ms sleeps took {wall} s of wall time");
+    assert!(cpu > 0.0, "the calls ran some code: {cpu}");
+    assert!(cpu < 0.1, "sleeping is not running: {cpu} s of CPU");
+
+    coap_get(&server, "/test/spin");
+    let samples = scrape(&server);
+    let spun = value(&samples, "coapwasm_plugin_cpu_seconds_total", &testkit) - cpu;
+    assert!(
+        (0.35..2.0).contains(&spun),
+        "a spin stopped at its 400 ms budget ran {spun} s"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "coapwasm_plugin_calls_total",
+            &[("plugin", "testkit"), ("outcome", "cpu_limit")]
+        ),
+        1.0
+    );
 }

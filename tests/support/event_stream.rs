@@ -1,31 +1,42 @@
-//! A `curl -N` reading a Server-Sent Events stream: its events as they
-//! come, each wait bounded; the process killed on drop (the stream closed).
+//! A Server-Sent Events reader (WHATWG HTML §9.2): `curl -N` reading a
+//! stream, its events as they come, always with a bounded wait.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-/// One event: its id (0 when none), type and data.
-pub type SseEvent = (u64, String, String);
+/// One event: its `id`, `event` type and `data` (lines joined by `\n`).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: Option<u64>,
+    pub event: String,
+    pub data: String,
+}
 
+/// A stream being read; curl is killed when it is dropped.
 pub struct EventStream {
     child: Child,
     lines: Receiver<String>,
 }
 
 impl EventStream {
-    /// `curl -sN -H 'Accept: ACCEPT' URL`, for 60 s at most.
+    /// `GET url` with this `Accept` (at most 60 s in all).
     pub fn open(url: &str, accept: &str) -> EventStream {
         let mut child = Command::new("curl")
-            .args(["-sN", "--path-as-is", "--max-time", "60", "-H"])
-            .arg(format!("Accept: {accept}"))
-            .arg(url)
+            .args([
+                "-sN",
+                "--max-time",
+                "60",
+                "-H",
+                &format!("Accept: {accept}"),
+                url,
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
             .expect("curl (Debian: curl)");
         let stdout = child.stdout.take().unwrap();
-        let (send, lines) = mpsc::channel();
+        let (send, lines) = channel();
         std::thread::spawn(move || {
             for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
                 let Ok(line) = line else { break };
@@ -37,9 +48,8 @@ impl EventStream {
         EventStream { child, lines }
     }
 
-    /// The next event within `within`; None when none came or the stream
-    /// ended.
-    pub fn next_event(&self, within: Duration) -> Option<SseEvent> {
+    /// The next event with data, within `within`.
+    pub fn next(&self, within: Duration) -> Option<Event> {
         let deadline = Instant::now() + within;
         let (mut id, mut event, mut data) = (None, String::new(), Vec::new());
         loop {
@@ -47,7 +57,11 @@ impl EventStream {
             let line = self.lines.recv_timeout(left).ok()?;
             if line.is_empty() {
                 if !data.is_empty() {
-                    return Some((id.unwrap_or(0), event, data.join("\n")));
+                    return Some(Event {
+                        id,
+                        event,
+                        data: data.join("\n"),
+                    });
                 }
                 continue;
             }
@@ -61,6 +75,26 @@ impl EventStream {
         }
     }
 
+    /// The first event of type `event` whose data satisfies `matches`,
+    /// within `within` in all; the others are passed over.
+    pub fn find(
+        &self,
+        event: &str,
+        within: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> Option<Event> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let next = self.next(left)?;
+            if next.event == event && matches(&next.data) {
+                return Some(next);
+            }
+        }
+    }
+}
+
+impl EventStream {
     /// Whether curl exited (the server ended the stream) within `within`.
     pub fn ended_within(&mut self, within: Duration) -> bool {
         let deadline = Instant::now() + within;

@@ -256,6 +256,8 @@ impl Endpoint {
                     .on_response(exchange, response, self.now, &mut self.actions)
             }
             Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
+            // The layer here has no proxy: Proxy-Uri gets 5.05.
+            Dispatch::Proxy(_) => unreachable!("no proxy is configured"),
             Dispatch::Call(call) => {
                 let observe = call.observe.clone();
                 let answer = self.host.tokio.block_on(call.run());

@@ -75,6 +75,11 @@ pub struct CommonArgs {
     /// Send NON (non-confirmable) instead of CON requests.
     #[arg(short = 'N', long = "non")]
     pub non: bool,
+    /// Send the request through this forward-proxy, coap://HOST[:PORT] or
+    /// coaps://... (as coap-client's -P): the target URI goes as
+    /// Proxy-Scheme and Uri-* options (RFC 7252 §5.10.2).
+    #[arg(short = 'P', long = "proxy", value_name = "URI")]
+    pub proxy: Option<String>,
     /// coaps: the PSK identity.
     #[arg(short = 'u', long = "identity", value_name = "IDENTITY")]
     pub identity: Option<String>,
@@ -303,11 +308,11 @@ pub fn discover(args: DiscoverArgs) -> ExitCode {
         }
         let mut target = base.with_path("/.well-known/core")?;
         target.query = query;
-        let (_, mut request) = prepare_uri(&target, RequestType::Get, &args.common)?;
+        let (destination, mut request) = prepare_uri(&target, RequestType::Get, &args.common)?;
         if args.common.accept.is_none() {
             request.options.push((17, encode_uint(40)));
         }
-        Ok(run(&target, request, &args.common, Mode::Discover))
+        Ok(run(&destination, request, &args.common, Mode::Discover))
     })();
     finish(outcome)
 }
@@ -381,14 +386,30 @@ fn prepare(
     prepare_uri(&uri, method, common)
 }
 
-/// The request for `uri` with the common flags applied.
+/// The request for `uri` with the common flags applied, and where to send
+/// it: `uri`'s host, or the proxy of `-P`.
 fn prepare_uri(
     uri: &CoapUri,
     method: RequestType,
     common: &CommonArgs,
 ) -> anyhow::Result<(CoapUri, Request)> {
     let mut options: Vec<(u16, Vec<u8>)> = Vec::new();
-    if let Some(host) = uri.uri_host() {
+    let proxy = common
+        .proxy
+        .as_deref()
+        .map(|proxy| CoapUri::parse(proxy).context("-P"))
+        .transpose()?;
+    if proxy.is_some() {
+        // §5.10.2's Proxy-Scheme form: the destination is the proxy, so
+        // the target's host and port must be said, literal or not.
+        let scheme: &[u8] = match uri.scheme {
+            crate::client::uri::Scheme::Coap => b"coap",
+            crate::client::uri::Scheme::Coaps => b"coaps",
+        };
+        options.push((3, uri.host.as_bytes().to_vec()));
+        options.push((7, encode_uint(u32::from(uri.port))));
+        options.push((39, scheme.to_vec()));
+    } else if let Some(host) = uri.uri_host() {
         options.push((3, host.as_bytes().to_vec()));
     }
     options.extend(uri.path.iter().map(|s| (11, s.as_bytes().to_vec())));
@@ -437,7 +458,8 @@ fn prepare_uri(
         bail!("-B takes a positive number of seconds");
     }
     Ok((
-        uri.clone(),
+        // Where the request goes: the proxy, when there is one.
+        proxy.unwrap_or_else(|| uri.clone()),
         Request {
             method,
             options,

@@ -6,9 +6,11 @@
 
 pub mod amplification;
 pub mod blockwise;
+mod forward;
 mod not_served;
 pub mod notification_pacing;
 pub mod observe;
+pub mod proxy_request;
 pub mod representations;
 pub mod request;
 pub mod response;
@@ -22,7 +24,9 @@ use std::time::Instant;
 use coap_lite::{CoapOption, MessageClass, Packet, ResponseType};
 
 use crate::access::{Decision, MethodSet, Policy, methods};
+use crate::config::CoapProxying;
 use crate::discovery::{self, LINK_FORMAT, WELL_KNOWN_CORE};
+use crate::http::cross_proxy::CrossProxy;
 use crate::identity::{Identity, Requester};
 use crate::metrics::{CallOutcome, Metrics};
 use crate::router::Router;
@@ -31,6 +35,7 @@ use crate::runtime::{CallError, Plugin};
 
 use amplification::Budget;
 use blockwise::{Block, HeldResponses, Refusal, UploadLimits, UploadStep, Uploads};
+pub use forward::ProxyCall;
 use not_served::{LOADING_RETRY_SECONDS, not_served, still_loading};
 use representations::{HeldResponse, Representations};
 use source::source_text;
@@ -116,6 +121,8 @@ pub enum Dispatch {
     Reject,
     /// Call a plugin, off the socket's task, and answer with what it says.
     Call(PluginCall),
+    /// Forward to another device (RFC 7252 §5.7.2), off the socket's task.
+    Proxy(ProxyCall),
 }
 
 /// What a request means for observations (RFC 7641 §3.1, §3.6).
@@ -365,6 +372,10 @@ pub struct ExchangeLayer {
     representations: Representations,
     access: Policy,
     metrics: Arc<Metrics>,
+    /// The cross-proxy, for requests with Proxy-Uri or Proxy-Scheme; None:
+    /// they get 5.05.
+    proxy: Option<Arc<CrossProxy>>,
+    proxying: CoapProxying,
 }
 
 impl ExchangeLayer {
@@ -380,7 +391,18 @@ impl ExchangeLayer {
             amplification_allowance: limits.amplification_allowance,
             representations: Representations::new(TransferMemory::new(limits.max_transfer_memory)),
             metrics: Arc::new(Metrics::new()),
+            proxy: None,
+            proxying: CoapProxying::Off,
         }
+    }
+
+    /// The layer, forwarding requests with Proxy-Uri or Proxy-Scheme
+    /// through `proxy` (RFC 7252 §5.7.2) for the requesters `proxying`
+    /// admits.
+    pub fn with_proxy(mut self, proxy: Arc<CrossProxy>, proxying: CoapProxying) -> Self {
+        self.proxy = (proxying != CoapProxying::Off).then_some(proxy);
+        self.proxying = proxying;
+        self
     }
 
     /// The layer, counting into `metrics` (the host's one registry) rather
@@ -434,6 +456,11 @@ impl ExchangeLayer {
         transfers: &mut Transfers,
         now: Instant,
     ) -> Dispatch {
+        if let Some(proxy) = &self.proxy
+            && proxy_request::is_proxy_request(&request)
+        {
+            return self.dispatch_proxy(proxy, request, source, requester, size, transfers, now);
+        }
         let options = match request::parse(&request) {
             Ok(options) => options,
             Err(RequestError::BadOption(_)) if !confirmable => return Dispatch::Reject,

@@ -70,7 +70,9 @@ pub enum RequestError {
     BadOption(u16),
     /// A method code the host does not know (§5.8): 4.05.
     UnknownMethod(u8),
-    /// Proxy-Uri or Proxy-Scheme: this host is no proxy (§5.10.2): 5.05.
+    /// Proxy-Uri or Proxy-Scheme while this host is no proxy over CoAP (no
+    /// targets allowed, or `[http.proxy] coap = "off"`; §5.10.2): 5.05. A
+    /// proxy reads them in [`super::proxy_request`] instead.
     ProxyingNotSupported,
     /// Uri-Path or Uri-Query is not UTF-8 (§5.10.1 gives them string format): 4.00.
     NotUtf8(u16),

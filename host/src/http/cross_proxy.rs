@@ -52,6 +52,9 @@ use crate::message::TransmissionParameters;
 use crate::metrics::Metrics;
 use crate::transport::dtls::ClientCredentials;
 
+mod relay;
+pub(crate) use relay::{Relayed, Unrelayed};
+
 /// The default mapping's prefix (RFC 8075 §5.3's example's).
 const PREFIX: &str = "/hc/";
 
@@ -235,13 +238,7 @@ impl CrossProxy {
             Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
         };
         // The resource as the device sees it, however the URI was spelled.
-        let resource = format!(
-            "{:?} {peer} {:?} {:?} {:?}",
-            uri.scheme,
-            uri.uri_host(),
-            uri.path,
-            uri.query
-        );
+        let resource = resource_key(&uri, peer);
         // Only a GET of the proxy's own: a client's conditional one is its
         // business, not the cache's.
         let cache_key = (request.method == RequestType::Get
@@ -445,6 +442,24 @@ impl CrossProxy {
             token: None,
         })
     }
+}
+
+/// The resource as the device sees it, however the URI was spelled: the
+/// cache's key, the same for HTTP's requests and CoAP's Proxy-Uri ones (so
+/// a PUT over either forgets what a GET over the other kept). coaps is
+/// another endpoint, even on the same address.
+fn resource_key(uri: &CoapUri, peer: SocketAddr) -> String {
+    let scheme = if uri.scheme == Scheme::Coaps {
+        "coaps "
+    } else {
+        ""
+    };
+    format!(
+        "{scheme}{peer} {:?} {:?} {:?}",
+        uri.uri_host(),
+        uri.path,
+        uri.query
+    )
 }
 
 /// MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2): from the first transmission of a

@@ -11,6 +11,7 @@
 //! - [`event_stream`]: Observe as Server-Sent Events;
 //! - [`console`]: the web console at `/`;
 //! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`;
+//! - [`exchange_log`]: the live log of CoAP exchanges, when turned on;
 //! - `scrape`: the host's own `/metrics`, and the count of HTTP requests;
 //! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
 //!   and URI templates), with [`uri_template`], [`proxy_allow`],
@@ -19,6 +20,7 @@
 pub mod console;
 pub mod cross_proxy;
 pub mod event_stream;
+pub mod exchange_log;
 pub mod host_api;
 pub mod media_type;
 pub mod null_mapping;
@@ -60,6 +62,8 @@ pub struct HttpFront {
     /// The cross-proxy to other CoAP devices, when set (one for every
     /// listener: one cache, one request in flight per device).
     proxy: Option<Arc<cross_proxy::CrossProxy>>,
+    /// The log of CoAP exchanges, when turned on.
+    exchange_log: Option<exchange_log::Served>,
 }
 
 impl HttpFront {
@@ -82,7 +86,14 @@ impl HttpFront {
             max_body,
             event_streams: Arc::new(event_streams),
             proxy: None,
+            exchange_log: None,
         }
+    }
+
+    /// The same front, serving the log of CoAP exchanges if `served`.
+    pub fn with_exchange_log(mut self, served: Option<exchange_log::Served>) -> HttpFront {
+        self.exchange_log = served;
+        self
     }
 
     /// The same front, with the cross-proxy.
@@ -171,6 +182,14 @@ async fn handle(
     if parts.method == Method::GET && console::is_console_request(&path, accept) {
         return console::page();
     }
+    if parts.method == Method::GET && path == exchange_log::PATH {
+        // A watcher is long-lived, and bounded by the log's own limit.
+        drop(_permit);
+        return exchange_log::respond(
+            front.exchange_log.as_ref(),
+            event_stream::wants_event_stream(accept),
+        );
+    }
     if parts.method == Method::GET
         && let Some(response) = host_api::respond(&front.router, &path, |p| {
             front.exchanges.may_observe(&Requester::anonymous(), p)
@@ -183,7 +202,21 @@ async fn handle(
         // The stream is long-lived: it holds an observer slot, not a
         // request one.
         drop(_permit);
-        return event_stream::open(front.clone(), path, format, peer.ip()).await;
+        let plugin = front
+            .router
+            .table()
+            .route(&path)
+            .map(|route| route.plugin.shared_name().clone());
+        let mut response = event_stream::open(front.clone(), path, format, peer.ip()).await;
+        // An open stream has called the plugin for the first notification.
+        if let Some(plugin) = plugin
+            && response.status() == StatusCode::OK
+        {
+            response
+                .extensions_mut()
+                .insert(scrape::CalledPlugin(plugin));
+        }
+        return response;
     }
     let head_only = parts.method == Method::HEAD;
     let packet = match null_mapping::coap_request(
@@ -198,15 +231,26 @@ async fn handle(
             return (unmappable.status, format!("{}\n", unmappable.reason)).into_response();
         }
     };
-    let (head, payload) = exchange(&front, packet, peer).await;
+    let (head, payload, plugin) = exchange(&front, packet, peer).await;
     let allow = allowed_methods(&front.router, &path);
-    null_mapping::http_response(&head, payload, head_only, allow)
+    let mut response = null_mapping::http_response(&head, payload, head_only, allow);
+    if let Some(plugin) = plugin {
+        response
+            .extensions_mut()
+            .insert(scrape::CalledPlugin(plugin));
+    }
+    response
 }
 
-/// The CoAP exchange for `request`: the response's head and its whole body.
-async fn exchange(front: &HttpFront, request: Packet, peer: SocketAddr) -> (Packet, Vec<u8>) {
+/// The CoAP exchange for `request`: the response's head, its whole body,
+/// and the plugin called for it, if one was.
+async fn exchange(
+    front: &HttpFront,
+    request: Packet,
+    peer: SocketAddr,
+) -> (Packet, Vec<u8>, Option<Arc<str>>) {
     let requester = Requester::anonymous();
-    let (mut head, mut payload) = answer(front, request.clone(), peer, &requester).await;
+    let (mut head, mut payload, plugin) = answer(front, request.clone(), peer, &requester).await;
     // A response the layer sliced without handing it whole (the discovery
     // document): fetched block by block, as a CoAP client would.
     let mut blocks = 0;
@@ -222,15 +266,15 @@ async fn exchange(front: &HttpFront, request: Packet, peer: SocketAddr) -> (Pack
             CoapOption::Block2,
             Block::new(block.num + 1, false, block.size()).encode(),
         );
-        let (next_head, next_payload) = answer(front, next, peer, &requester).await;
+        let (next_head, next_payload, _) = answer(front, next, peer, &requester).await;
         if u8::from(next_head.header.code) >> 5 != 2 {
-            return (next_head, next_payload);
+            return (next_head, next_payload, plugin);
         }
         payload.extend_from_slice(&next_payload);
         head = next_head;
     }
     head.clear_option(CoapOption::Block2);
-    (head, payload)
+    (head, payload, plugin)
 }
 
 /// One dispatch through the exchange layer, and the plugin call it asks for.
@@ -239,7 +283,7 @@ async fn answer(
     request: Packet,
     peer: SocketAddr,
     requester: &Requester,
-) -> (Packet, Vec<u8>) {
+) -> (Packet, Vec<u8>, Option<Arc<str>>) {
     let dispatch = {
         let mut transfers = front.transfers.lock().unwrap_or_else(|e| e.into_inner());
         // TCP's handshake proves the address: no amplification bound (the
@@ -257,16 +301,30 @@ async fn answer(
     match dispatch {
         Dispatch::Respond(mut response) => {
             let payload = std::mem::take(&mut response.payload);
-            (response, payload)
+            (response, payload, None)
         }
         Dispatch::Reject => {
             let mut response = Packet::new();
             response.header.code =
                 coap_lite::MessageClass::Response(coap_lite::ResponseType::BadOption);
-            (response, b"an unrecognised critical option".to_vec())
+            (response, b"an unrecognised critical option".to_vec(), None)
+        }
+        // The null mapping makes no Proxy-Uri; answered whole all the same.
+        Dispatch::Proxy(call) => {
+            let answer = call.run().await;
+            let (head, payload) = match answer.held {
+                Some(whole) => whole.into_whole(),
+                None => {
+                    let mut response = answer.response;
+                    let payload = std::mem::take(&mut response.payload);
+                    (response, payload)
+                }
+            };
+            (head, payload, None)
         }
         Dispatch::Call(call) => {
             let observe = call.observe.clone();
+            let plugin = call.plugin_name().clone();
             let answer = call.run().await;
             let (head, payload) = match answer.held {
                 Some(whole) => whole.into_whole(),
@@ -284,7 +342,7 @@ async fn answer(
                     important: false,
                 });
             }
-            (head, payload)
+            (head, payload, Some(plugin))
         }
     }
 }

@@ -27,24 +27,22 @@ pub async fn metrics(State(front): State<Arc<HttpFront>>) -> Response {
         .into_response()
 }
 
-/// Counts an HTTP request, with the plugin whose path it is (none for the
-/// host's own paths, and paths nothing serves), and its latency.
+/// The plugin an HTTP request called, put in its response's extensions by
+/// the handler: the `plugin` label, empty when the host answered alone
+/// (a 4.04, a 4.05, a refusal of the access policy, discovery), as over
+/// CoAP.
+#[derive(Clone)]
+pub struct CalledPlugin(pub Arc<str>);
+
+/// Counts an HTTP request, with the plugin it called and its latency.
 pub async fn count(State(front): State<Arc<HttpFront>>, request: Request, next: Next) -> Response {
     let arrived = Instant::now();
     let method = method_label(request.method());
-    let path = request.uri().path();
-    let plugin = if path == PATH {
-        None
-    } else {
-        let table = front.router.table();
-        table
-            .route(path)
-            .map(|route| route.plugin.shared_name().clone())
-    };
     let response = next.run(request).await;
+    let plugin = response.extensions().get::<CalledPlugin>().map(|c| &c.0);
     front.exchanges.metrics().request(
         Transport::Http,
-        plugin.as_ref(),
+        plugin,
         method,
         Code::Http(response.status().as_u16()),
         arrived.elapsed(),

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::resource_events::{ResourceEvent, ResourceEvents, Subscription};
 use crate::kv_store::KvStore;
+use crate::metrics::Metrics;
 
 /// Facts and services of the host, shared by all plugin instances.
 pub struct HostContext {
@@ -18,6 +19,8 @@ pub struct HostContext {
     // which holds the plugins, which hold this: no reference cycle.
     resources: RwLock<Arc<[String]>>,
     events: ResourceEvents,
+    /// Where plugin calls' running time is counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl HostContext {
@@ -29,7 +32,14 @@ impl HostContext {
             kv,
             resources: RwLock::new(Arc::from(Vec::new())),
             events: ResourceEvents::default(),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The same context, counting into the host's one registry of metrics.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Tells every socket loop about a resource event.

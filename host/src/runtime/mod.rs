@@ -3,6 +3,7 @@
 
 mod announced_changes;
 pub mod bindings;
+mod busy_time;
 mod call_placement;
 mod compile_cache;
 mod core_module;

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use super::bindings::PluginPre;
 use super::bindings::types::{PluginDescription, Request, Response};
+use super::busy_time;
 use super::call_placement::CallPlacement;
 use super::compile_cache::content_hash;
 use super::core_module;
@@ -286,7 +287,10 @@ impl Plugin {
             None => self.instantiate().await?,
         };
         let timeout = self.limits.call_timeout;
-        let outcome = tokio::time::timeout(timeout, call(&mut instance)).await;
+        let mut busy = Duration::ZERO;
+        let outcome =
+            tokio::time::timeout(timeout, busy_time::timed(call(&mut instance), &mut busy)).await;
+        self.runtime.host.metrics.plugin_running(&self.name, busy);
         instance.publish_announced();
         let printed = instance.end_output();
         match outcome {
