@@ -285,27 +285,7 @@ impl CrossProxy {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
         };
-        let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
-        let answer = match self.link(&uri, peer).await {
-            Ok(mut link) => {
-                let answer = driver::exchange_over(
-                    &mut link,
-                    peer,
-                    request,
-                    self.parameters,
-                    seed,
-                    self.timeout,
-                )
-                .await;
-                // A session that carried an exchange to its end is kept.
-                if let (Link::Dtls(session), Ok(_)) = (link, &answer) {
-                    self.sessions
-                        .put((peer, uri.host.clone()), *session, Instant::now());
-                }
-                answer
-            }
-            Err(error) => Err(error),
-        };
+        let answer = self.send(&uri, peer, request).await;
         tracing::debug!(%peer, %method, target, ok = answer.is_ok(), "proxied");
         match answer {
             Ok(response) => {
@@ -333,6 +313,35 @@ impl CrossProxy {
             ),
             Err(error) => plain(StatusCode::BAD_GATEWAY, &format!("{peer}: {error}")),
         }
+    }
+
+    /// Sends `request` to the device at `peer` over [`CrossProxy::link`]
+    /// and waits for its whole answer, within the proxy's timeout: for both
+    /// fronts (HTTP's `forward`, CoAP's `relay`). The caller holds the
+    /// device's NSTART claim.
+    async fn send(
+        &self,
+        uri: &CoapUri,
+        peer: SocketAddr,
+        request: Request,
+    ) -> Result<crate::client::exchange::Response, DriveError> {
+        let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
+        let mut link = self.link(uri, peer).await?;
+        let answer = driver::exchange_over(
+            &mut link,
+            peer,
+            request,
+            self.parameters,
+            seed,
+            self.timeout,
+        )
+        .await;
+        // A session that carried an exchange to its end is kept.
+        if let (Link::Dtls(session), Ok(_)) = (link, &answer) {
+            self.sessions
+                .put((peer, uri.host.clone()), *session, Instant::now());
+        }
+        answer
     }
 
     /// The way to the device: a socket of its own for coap, a kept or new
