@@ -142,6 +142,9 @@ pub struct Registration {
     links_changed_at: Option<Instant>,
     /// The links the RD has, as last registered.
     registered_links: Option<String>,
+    /// The links of the registration in flight: the links may change while
+    /// it is, and then they must be registered again.
+    sending_links: Option<String>,
     /// The request sent and not yet answered.
     in_flight: Option<Purpose>,
     /// Failures in a row, for the backoff.
@@ -165,6 +168,7 @@ impl Registration {
             links: None,
             links_changed_at: None,
             registered_links: None,
+            sending_links: None,
             in_flight: None,
             failures: 0,
             retry_at: None,
@@ -315,7 +319,7 @@ impl Registration {
             (Purpose::Registration, State::Registering { resource }) => {
                 if code == Some((2, 1)) && !location.is_empty() {
                     self.failures = 0;
-                    self.registered_links = self.links.clone();
+                    self.registered_links = self.sending_links.take();
                     self.state = State::Registered {
                         resource: resource.clone(),
                         location,
@@ -359,7 +363,8 @@ impl Registration {
         }
     }
 
-    fn registration(&self, resource: Vec<String>, links: String) -> RdRequest {
+    fn registration(&mut self, resource: Vec<String>, links: String) -> RdRequest {
+        self.sending_links = Some(links.clone());
         let p = &self.parameters;
         let mut query = vec![format!("ep={}", p.endpoint)];
         if let Some(sector) = &p.sector {
@@ -590,6 +595,21 @@ mod tests {
             panic!()
         };
         assert!(at - t1 >= Duration::from_secs(80));
+    }
+
+    #[test]
+    fn links_that_change_while_registering_are_registered_again() {
+        let t0 = Instant::now();
+        let mut r = registered(t0);
+        let t1 = t0 + Duration::from_secs(5);
+        r.links_changed("</a>".to_owned(), t1);
+        let first = send(&mut r, t1 + LINKS_SETTLE);
+        assert_eq!(first.payload.as_deref(), Some(&b"</a>"[..]));
+        r.links_changed("</a>,</b>".to_owned(), t1 + LINKS_SETTLE);
+        r.handle(answer((2, 1), &["reg", "1", ""], ""), t1 + LINKS_SETTLE);
+        let second = send(&mut r, t1 + LINKS_SETTLE * 2);
+        assert_eq!(second.purpose, Purpose::Registration);
+        assert_eq!(second.payload.as_deref(), Some(&b"</a>,</b>"[..]));
     }
 
     #[test]
