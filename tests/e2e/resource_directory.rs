@@ -263,3 +263,32 @@ fn three_hosts_register_with_libcoaps_coap_rd() {
         assert!(log.contains(&base), "no {base} in coap-rd's log:\n{log}");
     }
 }
+
+#[test]
+fn a_wildcard_bound_host_registers_the_address_its_route_to_the_directory_leaves_from() {
+    let rd = ResourceDirectory::start(Implementation::Aiocoap);
+    let resource_lookup = rd.discover("core.rd-lookup-res");
+    // Bound to 0.0.0.0 the host knows no address of its own; the route to
+    // 127.0.0.1 leaves from 127.0.0.1.
+    let host = Server::builder()
+        .plugins(&["temperature"])
+        .binds(&["0.0.0.0:0"])
+        .arg("--rd")
+        .arg(rd.base())
+        .arg("--endpoint")
+        .arg("wildcard")
+        .start();
+    let expected = BTreeSet::from([format!(
+        "coap://127.0.0.1:{}/temperature",
+        host.addr().port()
+    )]);
+    rd.await_links(
+        &format!("{resource_lookup}?ep=wildcard"),
+        REGISTER_WAIT,
+        "the wildcard-bound host's /temperature at 127.0.0.1",
+        |links| targets(links) == expected,
+    );
+    CoapClient::get(&expected.first().unwrap().clone())
+        .run()
+        .assert_code("2.05");
+}
