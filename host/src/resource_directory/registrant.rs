@@ -20,7 +20,9 @@ use coap_lite::CoapOption;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::registration::{LINK_FORMAT, Outcome, Parameters, RdRequest, Registration, Step};
+use super::registration::{
+    LINK_FORMAT, Outcome, Parameters, Purpose, RdRequest, Registration, Step,
+};
 use crate::client::driver;
 use crate::client::exchange::{Request, code_of};
 use crate::client::uri::CoapUri;
@@ -71,10 +73,17 @@ impl Registrant {
             return Ok(None);
         };
         let directory = CoapUri::parse(directory)?;
-        let peer = directory.resolve()?;
+        // The name is resolved again for each request (a directory that
+        // moves, or DNS that is not up yet, is retried with the backoff);
+        // here only to choose the base, which needs no name when configured.
         let base = match &config.base {
             Some(base) => base.clone(),
-            None => base_uri(&host.serving, peer)?,
+            None => {
+                let peer = directory.resolve().map_err(|error| {
+                    error.context("rd: the directory's address is needed to choose the base URI; set [rd] base")
+                })?;
+                base_uri(&host.serving, peer)?
+            }
         };
         let parameters = Parameters {
             endpoint: config
@@ -87,7 +96,7 @@ impl Registrant {
             registration_resource: (!directory.path.is_empty()).then(|| directory.path.clone()),
         };
         tracing::info!(
-            directory = %peer,
+            directory = %authority(&directory),
             endpoint = parameters.endpoint,
             base,
             lifetime_s = parameters.lifetime_s,
@@ -95,7 +104,7 @@ impl Registrant {
         );
         let registration = Registration::new(parameters, rand::random());
         let (shutdown, stop) = oneshot::channel();
-        let task = tokio::spawn(run(registration, directory, peer, host, stop));
+        let task = tokio::spawn(run(registration, directory, host, stop));
         Ok(Some(Registrant { shutdown, task }))
     }
 
@@ -116,7 +125,6 @@ impl Registrant {
 async fn run(
     mut registration: Registration,
     directory: CoapUri,
-    peer: SocketAddr,
     host: Host,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -131,15 +139,10 @@ async fn run(
             registration.links_changed(document, now);
         }
         match registration.poll(now) {
-            Step::Finished => {
-                if stopping {
-                    tracing::info!("removed the registration at the resource directory");
-                }
-                return;
-            }
+            Step::Finished => return,
             Step::Send(request) => {
                 let purpose = request.purpose;
-                let exchange = send(&directory, peer, request, host.transmission);
+                let exchange = send(&directory, request, host.transmission);
                 let outcome = if stopping {
                     exchange.await
                 } else {
@@ -153,16 +156,27 @@ async fn run(
                     }
                 };
                 match &outcome {
+                    Outcome::Answer { code, .. } if purpose == Purpose::Removal => {
+                        tracing::info!(
+                            "removed the registration at the resource directory ({}.{:02})",
+                            code.0,
+                            code.1
+                        );
+                    }
+                    Outcome::NoAnswer if purpose == Purpose::Removal => tracing::warn!(
+                        "the resource directory did not answer the removal; the registration \
+                         stays until its lifetime ends"
+                    ),
                     Outcome::NoAnswer if !outage => {
                         outage = true;
                         tracing::warn!(
-                            directory = %peer,
+                            directory = %authority(&directory),
                             ?purpose,
                             "the resource directory does not answer; retrying with backoff"
                         );
                     }
                     Outcome::Answer { code, .. } if code.0 != 2 => tracing::warn!(
-                        directory = %peer,
+                        directory = %authority(&directory),
                         ?purpose,
                         "the resource directory answered {}.{:02}",
                         code.0,
@@ -211,10 +225,19 @@ async fn run(
 /// Sends one request to the directory and waits for its answer.
 async fn send(
     directory: &CoapUri,
-    peer: SocketAddr,
     request: RdRequest,
     transmission: TransmissionParameters,
 ) -> Outcome {
+    let peer = match tokio::net::lookup_host((directory.host.as_str(), directory.port)).await {
+        Ok(mut addresses) => match addresses.next() {
+            Some(peer) => peer,
+            None => return Outcome::NoAnswer,
+        },
+        Err(error) => {
+            tracing::debug!(directory = %authority(directory), "cannot resolve: {error}");
+            return Outcome::NoAnswer;
+        }
+    };
     let mut options = Vec::new();
     if let Some(host) = directory.uri_host() {
         options.push((URI_HOST, host.as_bytes().to_vec()));
@@ -261,6 +284,15 @@ async fn send(
             tracing::debug!(directory = %peer, "resource directory request failed: {error}");
             Outcome::NoAnswer
         }
+    }
+}
+
+/// `HOST:PORT` of the directory, for the log.
+fn authority(directory: &CoapUri) -> String {
+    if directory.host.contains(':') {
+        format!("[{}]:{}", directory.host, directory.port)
+    } else {
+        format!("{}:{}", directory.host, directory.port)
     }
 }
 
