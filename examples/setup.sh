@@ -46,6 +46,16 @@ if ! python3 -c 'import aiocoap' 2>/dev/null; then
         || python3 -m pip install --quiet --break-system-packages 'aiocoap==0.4.17'
 fi
 
+# FastAPI and uvicorn, to run seed 002's HTTP gateway
+# (examples/seeds/guide/coap_gateway.py) against coapwasm: its e2e test and
+# examples/http_bench.sh. Pinned, like aiocoap; plain uvicorn (h11, asyncio),
+# as `pip install uvicorn` gives it.
+if ! python3 -c 'import fastapi, uvicorn' 2>/dev/null; then
+    log "installing fastapi and uvicorn (pip)"
+    python3 -m pip install --quiet 'fastapi==0.165.0' 'uvicorn==0.55.0' \
+        || python3 -m pip install --quiet --break-system-packages 'fastapi==0.165.0' 'uvicorn==0.55.0'
+fi
+
 # A headless browser for the web console's test (tests/e2e/console.rs):
 # Debian's chromium and its driver, and selenium (pinned) to drive them.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -162,6 +162,8 @@ pub struct HttpConfig {
     /// The cross-proxy to other CoAP devices (RFC 8075): `/hc/coap://...`
     /// and the URI templates of `[[http.proxy.route]]`.
     pub proxy: ProxyConfig,
+    /// The live log of CoAP exchanges at `/.well-known/coapwasm/exchanges`.
+    pub exchange_log: ExchangeLogConfig,
 }
 
 impl Default for HttpConfig {
@@ -170,6 +172,43 @@ impl Default for HttpConfig {
             bind: Vec::new(),
             max_in_flight: 256,
             proxy: ProxyConfig::default(),
+            exchange_log: ExchangeLogConfig::default(),
+        }
+    }
+}
+
+/// The live log of CoAP exchanges (`[http.exchange_log]`): every CoAP
+/// message the sockets receive and send, as Server-Sent Events of JSON
+/// records at `/.well-known/coapwasm/exchanges` (the console's log panel).
+///
+/// Off by default: the log shows every client's tokens, options and
+/// payloads to anyone who reaches the HTTP port, past the access policy,
+/// and HTTP here has no authentication. Turn it on where the HTTP port is
+/// trusted (loopback, a debugging session). Even then coaps payloads stay
+/// hidden (their size is shown) unless `coaps_payloads` is set: DTLS
+/// protected them from everyone but the host.
+///
+/// ```toml
+/// [http.exchange_log]
+/// enabled = true
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeLogConfig {
+    /// Serve the log. Default false; `--exchange-log` sets it.
+    pub enabled: bool,
+    /// Watchers at once; past it 503. Default 8.
+    pub max_watchers: usize,
+    /// Show coaps payloads (decrypted) too. Default false.
+    pub coaps_payloads: bool,
+}
+
+impl Default for ExchangeLogConfig {
+    fn default() -> Self {
+        ExchangeLogConfig {
+            enabled: false,
+            max_watchers: 8,
+            coaps_payloads: false,
         }
     }
 }
@@ -707,6 +746,10 @@ impl Config {
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
         self.rd.validate()?;
+        anyhow::ensure!(
+            !self.http.exchange_log.enabled || self.http.exchange_log.max_watchers > 0,
+            "http.exchange_log.max_watchers must be positive"
+        );
         anyhow::ensure!(
             !self.bind.is_empty() || self.coaps.enabled(),
             "bind: at least one address is needed, unless coaps is configured"

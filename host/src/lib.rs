@@ -17,6 +17,7 @@ pub mod collection;
 pub mod config;
 pub mod discovery;
 pub mod exchange;
+pub mod exchange_log;
 pub mod http;
 pub mod identity;
 pub mod kv_store;

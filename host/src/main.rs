@@ -95,6 +95,12 @@ struct ServeArgs {
     /// [http.proxy] allow. Default none.
     #[arg(long, value_name = "HOST")]
     proxy_allow: Vec<String>,
+    /// Serve the live log of CoAP exchanges over HTTP
+    /// (/.well-known/coapwasm/exchanges and the console's log): sets
+    /// [http.exchange_log] enabled. Default off: it shows every client's
+    /// tokens and payloads to anyone who reaches the HTTP port.
+    #[arg(long)]
+    exchange_log: bool,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -134,6 +140,9 @@ impl ServeArgs {
             config.http.bind = self.http;
         }
         config.http.proxy.allow.extend(self.proxy_allow);
+        if self.exchange_log {
+            config.http.exchange_log.enabled = true;
+        }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;
         }

@@ -120,10 +120,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 observations_path.display()
             )
         })?);
+    let log = &config.http.exchange_log;
+    let exchange_log = Arc::new(crate::exchange_log::ExchangeLog::new(log.max_watchers));
+    if log.enabled
+        && let Some(open) = config.http.bind.iter().find(|a| !a.ip().is_loopback())
+    {
+        tracing::warn!(
+            "the exchange log is served on {open}: anyone who reaches it sees every CoAP \
+             client's tokens and payloads"
+        );
+    }
     let shared = Shared {
         exchanges,
         host,
         observation_store,
+        exchange_log,
     };
 
     let limits = EndpointLimits {
@@ -178,7 +189,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     Duration::from_millis(config.observe.min_notification_interval_ms),
                 ),
             )
-            .with_proxy(proxy.clone()),
+            .with_proxy(proxy.clone())
+            .with_exchange_log(log.enabled.then(|| {
+                crate::http::exchange_log::Served {
+                    log: shared.exchange_log.clone(),
+                    coaps_payloads: log.coaps_payloads,
+                }
+            })),
         );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");

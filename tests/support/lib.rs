@@ -11,6 +11,7 @@ pub mod child;
 pub mod coap_client;
 pub mod command;
 pub mod datagram;
+pub mod event_stream;
 pub mod latency_probe;
 pub mod link_format;
 pub mod lossy_relay;

@@ -62,7 +62,10 @@ fn piggybacked_response_ends_the_exchange() {
     assert_eq!(request.header.get_type(), MessageType::Confirmable);
     assert_eq!(request.get_token().len(), 8);
     events.clear();
-    // Another token with the right message id is not the answer (§5.3.2).
+    // Another token with the right message id is not the answer (§5.3.2):
+    // the server answered an earlier exchange under that id from its
+    // deduplication (§4.5), and a retransmission would get the same. The
+    // request goes again at once, under a new id.
     let mut stranger = request.clone();
     stranger.set_token(vec![1]);
     exchange.on_datagram(
@@ -71,6 +74,26 @@ fn piggybacked_response_ends_the_exchange() {
         &mut events,
     );
     assert!(responses(&events).is_empty() && !exchange.is_finished());
+    let again = sent(&events);
+    assert_eq!(again.len(), 1, "sent again at once: {events:?}");
+    let again = &again[0];
+    assert_ne!(again.header.message_id, request.header.message_id);
+    assert_eq!(again.get_token(), request.get_token());
+    assert_eq!(again.header.get_type(), MessageType::Confirmable);
+    assert_eq!(again.payload, request.payload);
+    assert_eq!(
+        again.get_option(CoapOption::UriPath),
+        request.get_option(CoapOption::UriPath)
+    );
+    events.clear();
+    // The stale answer to the old id is ignored now.
+    exchange.on_datagram(
+        &piggybacked(&stranger, ResponseType::Content, |_| {}),
+        now,
+        &mut events,
+    );
+    assert!(events.is_empty(), "{events:?}");
+    let request = again.clone();
     exchange.on_datagram(
         &piggybacked(&request, ResponseType::Content, |r| {
             r.payload = b"on".to_vec()
