@@ -101,7 +101,9 @@ impl Default for RdConfig {
 }
 
 impl RdConfig {
-    fn validate(&self) -> anyhow::Result<()> {
+    /// Checks the settings, the endpoint name as it will be sent: the
+    /// device id when none is configured.
+    fn validate(&self, device_id: &str) -> anyhow::Result<()> {
         let Some(directory) = &self.directory else {
             return Ok(());
         };
@@ -115,7 +117,12 @@ impl RdConfig {
             self.lifetime_s >= 1,
             "rd.lifetime_s must be at least 1 (RFC 9176 §5)"
         );
-        for (name, value) in [("endpoint", &self.endpoint), ("sector", &self.sector)] {
+        let endpoint = Some(
+            self.endpoint
+                .clone()
+                .unwrap_or_else(|| device_id.to_owned()),
+        );
+        for (name, value) in [("endpoint", &endpoint), ("sector", &self.sector)] {
             if let Some(value) = value {
                 anyhow::ensure!(
                     !value.is_empty()
@@ -745,7 +752,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
-        self.rd.validate()?;
+        self.rd.validate(&self.device_id)?;
         anyhow::ensure!(
             !self.http.exchange_log.enabled || self.http.exchange_log.max_watchers > 0,
             "http.exchange_log.max_watchers must be positive"
