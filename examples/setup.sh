@@ -35,6 +35,9 @@ fi
 
 # aiocoap, a second real client (Python) for the Observe tests
 # (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
+# Its `aiocoap-rd` entry point is the Resource Directory of the
+# resource_directory tests; 0.4.17 needs no extra for it (link-format parsing
+# is built in). libcoap3-bin above brings the other one, `coap-rd-notls`.
 if ! python3 -c 'import aiocoap' 2>/dev/null; then
     log "installing aiocoap (pip)"
     # A Debian-managed Python refuses plain installs (PEP 668); this is a

@@ -48,6 +48,102 @@ pub struct Config {
     pub access: AccessConfig,
     /// The HTTP front (RFC 8075 null mapping): off unless addresses are given.
     pub http: HttpConfig,
+    /// Registration with a Resource Directory (RFC 9176): off unless a
+    /// directory is given.
+    pub rd: RdConfig,
+}
+
+/// Registration with a CoRE Resource Directory (`[rd]`, RFC 9176): the host
+/// registers its links under an endpoint name, refreshes the registration
+/// before its lifetime ends, registers again when plugins come or go, and
+/// removes it on a clean shutdown.
+///
+/// ```toml
+/// [rd]
+/// directory = "coap://rd.example.net"
+/// endpoint = "gateway-7"
+/// lifetime_s = 90000
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RdConfig {
+    /// The directory: `coap://HOST[:PORT]`, whose registration resource is
+    /// discovered (`/.well-known/core?rt=core.rd`, RFC 9176 §4.3), or
+    /// `coap://HOST[:PORT]/PATH` naming the registration resource itself.
+    /// Default none: no registration. `--rd URI` sets it.
+    pub directory: Option<String>,
+    /// The endpoint name, `ep` (§5): unique within the sector, at most 63
+    /// bytes. Default the device id. `--endpoint NAME` sets it.
+    pub endpoint: Option<String>,
+    /// The registration's lifetime, `lt`, in seconds (§5: 1 to 4294967295).
+    /// Default 90000 (25 hours), the RFC's default. It is refreshed at a
+    /// random point between 80% and 90% of it.
+    pub lifetime_s: u32,
+    /// The base URI, `base` (§5), where lookup clients reach this host, such
+    /// as `coap://203.0.113.7:5683` behind NAT. Default: the serving
+    /// socket's address (for a wildcard bind, the address the route to the
+    /// directory leaves from), since registrations go out from another port.
+    pub base: Option<String>,
+    /// The sector, `d` (§5). Default none.
+    pub sector: Option<String>,
+}
+
+impl Default for RdConfig {
+    fn default() -> Self {
+        RdConfig {
+            directory: None,
+            endpoint: None,
+            lifetime_s: 90_000,
+            base: None,
+            sector: None,
+        }
+    }
+}
+
+impl RdConfig {
+    /// Checks the settings, the endpoint name as it will be sent: the
+    /// device id when none is configured.
+    fn validate(&self, device_id: &str) -> anyhow::Result<()> {
+        let Some(directory) = &self.directory else {
+            return Ok(());
+        };
+        let uri = crate::client::uri::CoapUri::parse(directory).context("rd.directory")?;
+        anyhow::ensure!(
+            uri.scheme == crate::client::uri::Scheme::Coap && uri.query.is_empty(),
+            "rd.directory: {directory:?} must be a coap:// URI without a query (coaps is not \
+             supported for the directory yet)"
+        );
+        anyhow::ensure!(
+            self.lifetime_s >= 1,
+            "rd.lifetime_s must be at least 1 (RFC 9176 §5)"
+        );
+        let endpoint = Some(
+            self.endpoint
+                .clone()
+                .unwrap_or_else(|| device_id.to_owned()),
+        );
+        for (name, value) in [("endpoint", &endpoint), ("sector", &self.sector)] {
+            if let Some(value) = value {
+                anyhow::ensure!(
+                    !value.is_empty()
+                        && value.len() <= 63
+                        && !value
+                            .chars()
+                            .any(|c| matches!(c as u32, 0..=31 | 127..=159)),
+                    "rd.{name}: {value:?} must be 1 to 63 bytes without control characters \
+                     (RFC 9176 §5)"
+                );
+            }
+        }
+        if let Some(base) = &self.base {
+            let uri = crate::client::uri::CoapUri::parse(base).context("rd.base")?;
+            anyhow::ensure!(
+                uri.path.is_empty() && uri.query.is_empty(),
+                "rd.base: {base:?} must be scheme://host:port, without a path or query (RFC 9176 §5)"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// HTTP/1.1 beside CoAP (`[http]`, issue 17): every resource at its own path
@@ -698,6 +794,7 @@ impl Default for Config {
             coaps: CoapsConfig::default(),
             access: AccessConfig::default(),
             http: HttpConfig::default(),
+            rd: RdConfig::default(),
         }
     }
 }
@@ -746,6 +843,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
+        self.rd.validate(&self.device_id)?;
         anyhow::ensure!(
             !self.http.exchange_log.enabled || self.http.exchange_log.max_watchers > 0,
             "http.exchange_log.max_watchers must be positive"
@@ -1049,6 +1147,37 @@ mod tests {
         let config: Config = toml::from_str(&rule("", "\"GET\"", "\"/a\"")).unwrap();
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("who is empty"), "{error}");
+    }
+
+    #[test]
+    fn rd_is_off_by_default_and_checked_when_on() {
+        let config = Config::default();
+        assert!(config.rd.directory.is_none());
+        assert_eq!(config.rd.lifetime_s, 90_000);
+        let on: Config = toml::from_str(
+            "[rd]\ndirectory = \"coap://127.0.0.1:5683\"\nendpoint = \"a\"\nlifetime_s = 60\n",
+        )
+        .unwrap();
+        on.validate().unwrap();
+        for (text, named) in [
+            ("[rd]\ndirectory = \"http://x\"\n", "rd.directory"),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nlifetime_s = 0\n",
+                "at least 1",
+            ),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nendpoint = \"\"\n",
+                "rd.endpoint",
+            ),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nbase = \"coap://h/p\"\n",
+                "without a path",
+            ),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let error = format!("{:#}", config.validate().unwrap_err());
+            assert!(error.contains(named), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -113,6 +113,15 @@ struct ServeArgs {
     /// The device id that the host-info import reports.
     #[arg(long, value_name = "ID")]
     device_id: Option<String>,
+    /// A Resource Directory (RFC 9176) to register with: coap://HOST:PORT
+    /// (its registration resource discovered) or coap://HOST:PORT/PATH.
+    /// Sets [rd] directory. Default none.
+    #[arg(long, value_name = "URI")]
+    rd: Option<String>,
+    /// The endpoint name to register under. Sets [rd] endpoint. Default the
+    /// device id.
+    #[arg(long, value_name = "NAME")]
+    endpoint: Option<String>,
 }
 
 impl ServeArgs {
@@ -145,6 +154,12 @@ impl ServeArgs {
         }
         if let Some(device_id) = self.device_id {
             config.device_id = device_id;
+        }
+        if let Some(rd) = self.rd {
+            config.rd.directory = Some(rd);
+        }
+        if let Some(endpoint) = self.endpoint {
+            config.rd.endpoint = Some(endpoint);
         }
         config.validate()?;
         Ok(config)

@@ -17,12 +17,17 @@ use crate::metrics::Metrics;
 use crate::observation_store::ObservationStore;
 use crate::plugin_folder::component_files;
 use crate::reload::{self, Reloader};
+use crate::resource_directory::registrant::Registrant;
 use crate::router::{Router, RoutingTable};
 use crate::runtime::{HostContext, Runtime};
 use crate::sampler;
 use crate::socket::{self, EndpointLimits, Shared};
 use crate::transport::DatagramTransport;
 use crate::transport::dtls::DtlsEndpoint;
+
+/// How long a clean shutdown waits for the Resource Directory to confirm
+/// the removal of the registration.
+const RD_REMOVAL_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the host with `config` until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -144,8 +149,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         uploads: config.upload_limits(),
     };
     let mut endpoints = JoinSet::new();
+    let mut serving = Vec::new();
     for (socket, secure) in sockets {
         let local = socket.local_addr().context("socket has no local address")?;
+        serving.push((local, secure));
         let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
         let transport = match (&dtls, secure) {
             (Some(dtls), true) => DatagramTransport::dtls(
@@ -196,6 +203,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");
     }
+    let registrant = Registrant::start(
+        &config.rd,
+        crate::resource_directory::registrant::Host {
+            exchanges: shared.exchanges.clone(),
+            router: router.clone(),
+            serving,
+            device_id: config.device_id.clone(),
+            transmission: config.transmission_parameters(),
+        },
+    )?;
     tracing::info!(
         files = files.len(),
         ms = started.elapsed().as_millis() as u64,
@@ -224,6 +241,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(ended) = endpoints.join_next() => {
             ended.context("a socket task failed")?;
         }
+    }
+    // A clean shutdown tells the directory at once (RFC 9176 §5.3.2) rather
+    // than leaving lookups to find this host until the lifetime ends.
+    if let Some(registrant) = registrant {
+        registrant.remove(RD_REMOVAL_WAIT).await;
     }
     Ok(())
 }

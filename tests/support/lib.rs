@@ -20,6 +20,7 @@ pub mod peer;
 pub mod plugins_folder;
 pub mod process_cpu;
 pub mod rebuild;
+pub mod resource_directory;
 pub mod rfc3339;
 pub mod round_trip;
 pub mod server;
