@@ -45,12 +45,25 @@ fi
 
 # aiocoap, a second real client (Python) for the Observe tests
 # (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
+# Its `aiocoap-rd` entry point is the Resource Directory of the
+# resource_directory tests; 0.4.17 needs no extra for it (link-format parsing
+# is built in). libcoap3-bin above brings the other one, `coap-rd-notls`.
 if ! python3 -c 'import aiocoap' 2>/dev/null; then
     log "installing aiocoap (pip)"
     # A Debian-managed Python refuses plain installs (PEP 668); this is a
     # test tool, so install it for the user anyway.
     python3 -m pip install --quiet 'aiocoap==0.4.17' \
         || python3 -m pip install --quiet --break-system-packages 'aiocoap==0.4.17'
+fi
+
+# FastAPI and uvicorn, to run seed 002's HTTP gateway
+# (examples/seeds/guide/coap_gateway.py) against coapwasm: its e2e test and
+# examples/http_bench.sh. Pinned, like aiocoap; plain uvicorn (h11, asyncio),
+# as `pip install uvicorn` gives it.
+if ! python3 -c 'import fastapi, uvicorn' 2>/dev/null; then
+    log "installing fastapi and uvicorn (pip)"
+    python3 -m pip install --quiet 'fastapi==0.165.0' 'uvicorn==0.55.0' \
+        || python3 -m pip install --quiet --break-system-packages 'fastapi==0.165.0' 'uvicorn==0.55.0'
 fi
 
 # A headless browser for the web console's test (tests/e2e/console.rs):

@@ -54,6 +54,102 @@ pub struct Config {
     pub access: AccessConfig,
     /// The HTTP front (RFC 8075 null mapping): off unless addresses are given.
     pub http: HttpConfig,
+    /// Registration with a Resource Directory (RFC 9176): off unless a
+    /// directory is given.
+    pub rd: RdConfig,
+}
+
+/// Registration with a CoRE Resource Directory (`[rd]`, RFC 9176): the host
+/// registers its links under an endpoint name, refreshes the registration
+/// before its lifetime ends, registers again when plugins come or go, and
+/// removes it on a clean shutdown.
+///
+/// ```toml
+/// [rd]
+/// directory = "coap://rd.example.net"
+/// endpoint = "gateway-7"
+/// lifetime_s = 90000
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RdConfig {
+    /// The directory: `coap://HOST[:PORT]`, whose registration resource is
+    /// discovered (`/.well-known/core?rt=core.rd`, RFC 9176 §4.3), or
+    /// `coap://HOST[:PORT]/PATH` naming the registration resource itself.
+    /// Default none: no registration. `--rd URI` sets it.
+    pub directory: Option<String>,
+    /// The endpoint name, `ep` (§5): unique within the sector, at most 63
+    /// bytes. Default the device id. `--endpoint NAME` sets it.
+    pub endpoint: Option<String>,
+    /// The registration's lifetime, `lt`, in seconds (§5: 1 to 4294967295).
+    /// Default 90000 (25 hours), the RFC's default. It is refreshed at a
+    /// random point between 80% and 90% of it.
+    pub lifetime_s: u32,
+    /// The base URI, `base` (§5), where lookup clients reach this host, such
+    /// as `coap://203.0.113.7:5683` behind NAT. Default: the serving
+    /// socket's address (for a wildcard bind, the address the route to the
+    /// directory leaves from), since registrations go out from another port.
+    pub base: Option<String>,
+    /// The sector, `d` (§5). Default none.
+    pub sector: Option<String>,
+}
+
+impl Default for RdConfig {
+    fn default() -> Self {
+        RdConfig {
+            directory: None,
+            endpoint: None,
+            lifetime_s: 90_000,
+            base: None,
+            sector: None,
+        }
+    }
+}
+
+impl RdConfig {
+    /// Checks the settings, the endpoint name as it will be sent: the
+    /// device id when none is configured.
+    fn validate(&self, device_id: &str) -> anyhow::Result<()> {
+        let Some(directory) = &self.directory else {
+            return Ok(());
+        };
+        let uri = crate::client::uri::CoapUri::parse(directory).context("rd.directory")?;
+        anyhow::ensure!(
+            uri.scheme == crate::client::uri::Scheme::Coap && uri.query.is_empty(),
+            "rd.directory: {directory:?} must be a coap:// URI without a query (coaps is not \
+             supported for the directory yet)"
+        );
+        anyhow::ensure!(
+            self.lifetime_s >= 1,
+            "rd.lifetime_s must be at least 1 (RFC 9176 §5)"
+        );
+        let endpoint = Some(
+            self.endpoint
+                .clone()
+                .unwrap_or_else(|| device_id.to_owned()),
+        );
+        for (name, value) in [("endpoint", &endpoint), ("sector", &self.sector)] {
+            if let Some(value) = value {
+                anyhow::ensure!(
+                    !value.is_empty()
+                        && value.len() <= 63
+                        && !value
+                            .chars()
+                            .any(|c| matches!(c as u32, 0..=31 | 127..=159)),
+                    "rd.{name}: {value:?} must be 1 to 63 bytes without control characters \
+                     (RFC 9176 §5)"
+                );
+            }
+        }
+        if let Some(base) = &self.base {
+            let uri = crate::client::uri::CoapUri::parse(base).context("rd.base")?;
+            anyhow::ensure!(
+                uri.path.is_empty() && uri.query.is_empty(),
+                "rd.base: {base:?} must be scheme://host:port, without a path or query (RFC 9176 §5)"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The plugins' key-value namespaces (`[kv]`): each is in this host's own
@@ -164,6 +260,8 @@ pub struct HttpConfig {
     /// The cross-proxy to other CoAP devices (RFC 8075): `/hc/coap://...`
     /// and the URI templates of `[[http.proxy.route]]`.
     pub proxy: ProxyConfig,
+    /// The live log of CoAP exchanges at `/.well-known/coapwasm/exchanges`.
+    pub exchange_log: ExchangeLogConfig,
 }
 
 impl Default for HttpConfig {
@@ -172,6 +270,43 @@ impl Default for HttpConfig {
             bind: Vec::new(),
             max_in_flight: 256,
             proxy: ProxyConfig::default(),
+            exchange_log: ExchangeLogConfig::default(),
+        }
+    }
+}
+
+/// The live log of CoAP exchanges (`[http.exchange_log]`): every CoAP
+/// message the sockets receive and send, as Server-Sent Events of JSON
+/// records at `/.well-known/coapwasm/exchanges` (the console's log panel).
+///
+/// Off by default: the log shows every client's tokens, options and
+/// payloads to anyone who reaches the HTTP port, past the access policy,
+/// and HTTP here has no authentication. Turn it on where the HTTP port is
+/// trusted (loopback, a debugging session). Even then coaps payloads stay
+/// hidden (their size is shown) unless `coaps_payloads` is set: DTLS
+/// protected them from everyone but the host.
+///
+/// ```toml
+/// [http.exchange_log]
+/// enabled = true
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExchangeLogConfig {
+    /// Serve the log. Default false; `--exchange-log` sets it.
+    pub enabled: bool,
+    /// Watchers at once; past it 503. Default 8.
+    pub max_watchers: usize,
+    /// Show coaps payloads (decrypted) too. Default false.
+    pub coaps_payloads: bool,
+}
+
+impl Default for ExchangeLogConfig {
+    fn default() -> Self {
+        ExchangeLogConfig {
+            enabled: false,
+            max_watchers: 8,
+            coaps_payloads: false,
         }
     }
 }
@@ -197,6 +332,18 @@ impl Default for HttpConfig {
 /// target = "coap://{ip}:5683/temperature"
 /// methods = ["GET"]
 /// ```
+///
+/// `coaps://` targets (RFC 8075 §5.3 with RFC 7252 §9.1) take the
+/// proxy's own DTLS client credentials, the same for every device:
+///
+/// ```toml
+/// [http.proxy]
+/// psk_identity = "gateway-7"
+/// psk_key = "super-secret-key-12345"   # or psk_key_hex = "..."
+/// certificate = "gateway.pem"          # and/or a certificate
+/// private_key = "gateway.key"
+/// ca = ["devices-ca.pem"]              # verify the devices
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProxyConfig {
@@ -221,6 +368,26 @@ pub struct ProxyConfig {
     /// Max-Age lasts, then revalidated by ETag). Default 1024; 0 turns the
     /// cache off. Each is at most `[blockwise] max_body_size`.
     pub cache_entries: usize,
+    /// The PSK identity the proxy gives `coaps://` devices (RFC 4279).
+    /// Default none.
+    pub psk_identity: Option<String>,
+    /// The pre-shared key as UTF-8 text; with `psk_identity`.
+    pub psk_key: Option<String>,
+    /// The pre-shared key as hex digits, instead of `psk_key`.
+    pub psk_key_hex: Option<String>,
+    /// A client certificate chain (PEM, leaf first) for `coaps://` devices
+    /// that ask for one (RFC 7252 §9.1.3.3). Default none.
+    pub certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    pub private_key: Option<PathBuf>,
+    /// CA certificates (PEM) a device's certificate must chain to, and be
+    /// issued for the target's host name or IP address. Default none: the
+    /// device's certificate is not verified (a PSK authenticates both ends).
+    pub ca: Vec<PathBuf>,
+    /// DTLS sessions to devices kept between requests, so that the next
+    /// request skips the handshake; past it the least recently used is
+    /// closed. Default 64; 0: a handshake per request.
+    pub dtls_sessions: usize,
     /// Who may use the proxy over CoAP (Proxy-Uri, Proxy-Scheme): `"on"`
     /// (default: anyone, as over HTTP; the allow-list is the gate),
     /// `"authenticated"` (only coaps peers with an identity; others get
@@ -235,8 +402,67 @@ impl Default for ProxyConfig {
             timeout_ms: None,
             routes: Vec::new(),
             cache_entries: 1024,
+            psk_identity: None,
+            psk_key: None,
+            psk_key_hex: None,
+            certificate: None,
+            private_key: None,
+            ca: Vec::new(),
+            dtls_sessions: 64,
             coap: CoapProxying::On,
         }
+    }
+}
+
+impl ProxyConfig {
+    /// The DTLS client credentials for `coaps://` targets (the server name
+    /// left to each request); none while none is configured.
+    pub fn client_credentials(
+        &self,
+    ) -> anyhow::Result<Option<crate::transport::dtls::ClientCredentials>> {
+        let key = match (&self.psk_key, &self.psk_key_hex) {
+            (Some(text), None) => Some(text.as_bytes().to_vec()),
+            (None, Some(hex)) => Some(decode_hex(hex).context("http.proxy.psk_key_hex")?),
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: give one of psk_key and psk_key_hex"),
+        };
+        let psk = match (&self.psk_identity, key) {
+            (Some(identity), Some(key)) => {
+                anyhow::ensure!(
+                    !identity.is_empty() && identity.len() <= 128,
+                    "http.proxy.psk_identity must be 1 to 128 bytes"
+                );
+                anyhow::ensure!(
+                    (1..=64).contains(&key.len()),
+                    "http.proxy: the pre-shared key must be 1 to 64 bytes"
+                );
+                Some((identity.clone(), key))
+            }
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: psk_identity and psk_key (or psk_key_hex) go together"),
+        };
+        let certificate = match (&self.certificate, &self.private_key) {
+            (Some(chain), Some(key)) => Some((chain.clone(), key.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("http.proxy: certificate and private_key go together"),
+        };
+        for path in certificate
+            .iter()
+            .flat_map(|(chain, key)| [chain, key])
+            .chain(&self.ca)
+        {
+            std::fs::metadata(path)
+                .with_context(|| format!("http.proxy: cannot read {}", path.display()))?;
+        }
+        if psk.is_none() && certificate.is_none() && self.ca.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(crate::transport::dtls::ClientCredentials {
+            psk,
+            certificate,
+            trusted_cas: self.ca.clone(),
+            server: String::new(),
+        }))
     }
 }
 
@@ -661,6 +887,7 @@ impl Default for Config {
             coaps: CoapsConfig::default(),
             access: AccessConfig::default(),
             http: HttpConfig::default(),
+            rd: RdConfig::default(),
         }
     }
 }
@@ -727,6 +954,11 @@ impl Config {
         );
         crate::http::cross_proxy::Settings::parse(&self.http.proxy)
             .context("http.proxy: invalid")?;
+        self.rd.validate(&self.device_id)?;
+        anyhow::ensure!(
+            !self.http.exchange_log.enabled || self.http.exchange_log.max_watchers > 0,
+            "http.exchange_log.max_watchers must be positive"
+        );
         anyhow::ensure!(
             !self.bind.is_empty() || self.coaps.enabled(),
             "bind: at least one address is needed, unless coaps is configured"
@@ -877,6 +1109,29 @@ fn default_device_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_client_credentials() {
+        let proxy = |toml: &str| toml::from_str::<Config>(toml).unwrap().http.proxy;
+        assert!(
+            proxy("").client_credentials().unwrap().is_none(),
+            "none by default"
+        );
+        let psk = proxy("[http.proxy]\npsk_identity = \"gw\"\npsk_key_hex = \"00ff\"\n")
+            .client_credentials()
+            .unwrap()
+            .unwrap();
+        assert_eq!(psk.psk, Some(("gw".to_owned(), vec![0, 0xff])));
+        for half in [
+            "[http.proxy]\npsk_identity = \"gw\"\n",
+            "[http.proxy]\npsk_key = \"k\"\n",
+            "[http.proxy]\npsk_identity = \"gw\"\npsk_key = \"k\"\npsk_key_hex = \"00\"\n",
+            "[http.proxy]\ncertificate = \"c.pem\"\n",
+            "[http.proxy]\nca = [\"/nonexistent/ca.pem\"]\n",
+        ] {
+            assert!(proxy(half).client_credentials().is_err(), "{half}");
+        }
+    }
 
     #[test]
     fn empty_file_gives_defaults() {
@@ -1031,6 +1286,37 @@ mod tests {
         let config: Config = toml::from_str(&rule("", "\"GET\"", "\"/a\"")).unwrap();
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("who is empty"), "{error}");
+    }
+
+    #[test]
+    fn rd_is_off_by_default_and_checked_when_on() {
+        let config = Config::default();
+        assert!(config.rd.directory.is_none());
+        assert_eq!(config.rd.lifetime_s, 90_000);
+        let on: Config = toml::from_str(
+            "[rd]\ndirectory = \"coap://127.0.0.1:5683\"\nendpoint = \"a\"\nlifetime_s = 60\n",
+        )
+        .unwrap();
+        on.validate().unwrap();
+        for (text, named) in [
+            ("[rd]\ndirectory = \"http://x\"\n", "rd.directory"),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nlifetime_s = 0\n",
+                "at least 1",
+            ),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nendpoint = \"\"\n",
+                "rd.endpoint",
+            ),
+            (
+                "[rd]\ndirectory = \"coap://x\"\nbase = \"coap://h/p\"\n",
+                "without a path",
+            ),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let error = format!("{:#}", config.validate().unwrap_err());
+            assert!(error.contains(named), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -95,6 +95,12 @@ struct ServeArgs {
     /// [http.proxy] allow. Default none.
     #[arg(long, value_name = "HOST")]
     proxy_allow: Vec<String>,
+    /// Serve the live log of CoAP exchanges over HTTP
+    /// (/.well-known/coapwasm/exchanges and the console's log): sets
+    /// [http.exchange_log] enabled. Default off: it shows every client's
+    /// tokens and payloads to anyone who reaches the HTTP port.
+    #[arg(long)]
+    exchange_log: bool,
     /// The folder of plugin components. Default ./plugins.
     #[arg(long, value_name = "DIR")]
     plugins: Option<PathBuf>,
@@ -116,6 +122,15 @@ struct ServeArgs {
     /// device id.
     #[arg(long, value_name = "ID")]
     host_id: Option<String>,
+    /// A Resource Directory (RFC 9176) to register with: coap://HOST:PORT
+    /// (its registration resource discovered) or coap://HOST:PORT/PATH.
+    /// Sets [rd] directory. Default none.
+    #[arg(long, value_name = "URI")]
+    rd: Option<String>,
+    /// The endpoint name to register under. Sets [rd] endpoint. Default the
+    /// device id.
+    #[arg(long, value_name = "NAME")]
+    endpoint: Option<String>,
 }
 
 impl ServeArgs {
@@ -134,6 +149,9 @@ impl ServeArgs {
             config.http.bind = self.http;
         }
         config.http.proxy.allow.extend(self.proxy_allow);
+        if self.exchange_log {
+            config.http.exchange_log.enabled = true;
+        }
         if let Some(plugins) = self.plugins {
             config.plugins = plugins;
         }
@@ -152,6 +170,12 @@ impl ServeArgs {
         }
         if let Some(host_id) = self.host_id {
             config.host_id = Some(host_id);
+        }
+        if let Some(rd) = self.rd {
+            config.rd.directory = Some(rd);
+        }
+        if let Some(endpoint) = self.endpoint {
+            config.rd.endpoint = Some(endpoint);
         }
         config.validate()?;
         Ok(config)

@@ -201,6 +201,9 @@ impl RoutingTable {
 /// The current routing table, replaced as a whole.
 pub struct Router {
     table: ArcSwap<RoutingTable>,
+    // Counts replacements, for those who follow the set of resources (the
+    // Resource Directory registrant) without polling.
+    replaced: tokio::sync::watch::Sender<u64>,
 }
 
 impl Router {
@@ -208,7 +211,13 @@ impl Router {
     pub fn new(table: RoutingTable) -> Self {
         Router {
             table: ArcSwap::from_pointee(table),
+            replaced: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// A receiver that sees a change each time the table is replaced.
+    pub fn replacements(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.replaced.subscribe()
     }
 
     /// The table in force now. Cheap: no lock, no copy.
@@ -219,6 +228,8 @@ impl Router {
     /// Puts `table` in force for every request that starts from now on.
     pub fn replace(&self, table: RoutingTable) {
         self.table.store(Arc::new(table));
+        self.replaced
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 }
 

@@ -17,12 +17,17 @@ use crate::metrics::Metrics;
 use crate::observation_store::ObservationStore;
 use crate::plugin_folder::component_files;
 use crate::reload::{self, Reloader};
+use crate::resource_directory::registrant::Registrant;
 use crate::router::{Router, RoutingTable};
 use crate::runtime::{HostContext, Runtime};
 use crate::sampler;
 use crate::socket::{self, EndpointLimits, Shared};
 use crate::transport::DatagramTransport;
 use crate::transport::dtls::DtlsEndpoint;
+
+/// How long a clean shutdown waits for the Resource Directory to confirm
+/// the removal of the registration.
+const RD_REMOVAL_WAIT: Duration = Duration::from_secs(2);
 
 /// Runs the host with `config` until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -109,11 +114,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     // One proxy for both fronts (one cache, one request in flight per
     // device), there with HTTP off too: CoAP's Proxy-Uri uses it.
-    let proxy = Arc::new(crate::http::cross_proxy::CrossProxy::new(
-        &config.http.proxy,
-        config.transmission_parameters(),
-        config.blockwise.max_body_size,
-    )?);
+    let proxy = Arc::new(
+        crate::http::cross_proxy::CrossProxy::new(
+            &config.http.proxy,
+            config.transmission_parameters(),
+            config.blockwise.max_body_size,
+        )?
+        .with_metrics(metrics.clone()),
+    );
     let exchanges = Arc::new(
         ExchangeLayer::new(router.clone(), config.blockwise_limits(), access)
             .with_metrics(metrics.clone())
@@ -129,10 +137,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 observations_path.display()
             )
         })?);
+    let log = &config.http.exchange_log;
+    let exchange_log = Arc::new(crate::exchange_log::ExchangeLog::new(log.max_watchers));
+    if log.enabled
+        && let Some(open) = config.http.bind.iter().find(|a| !a.ip().is_loopback())
+    {
+        tracing::warn!(
+            "the exchange log is served on {open}: anyone who reaches it sees every CoAP \
+             client's tokens and payloads"
+        );
+    }
     let shared = Shared {
         exchanges,
         host,
         observation_store,
+        exchange_log,
     };
 
     let limits = EndpointLimits {
@@ -144,8 +163,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         uploads: config.upload_limits(),
     };
     let mut endpoints = JoinSet::new();
+    let mut serving = Vec::new();
     for (socket, secure) in sockets {
         let local = socket.local_addr().context("socket has no local address")?;
+        serving.push((local, secure));
         let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
         let transport = match (&dtls, secure) {
             (Some(dtls), true) => DatagramTransport::dtls(
@@ -185,11 +206,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     Duration::from_millis(config.observe.min_notification_interval_ms),
                 ),
             )
-            .with_proxy(proxy.clone()),
+            .with_proxy(proxy.clone())
+            .with_exchange_log(log.enabled.then(|| {
+                crate::http::exchange_log::Served {
+                    log: shared.exchange_log.clone(),
+                    coaps_payloads: log.coaps_payloads,
+                }
+            })),
         );
         tokio::spawn(crate::http::serve(listener, front));
         println!("http listening on {local}");
     }
+    let registrant = Registrant::start(
+        &config.rd,
+        crate::resource_directory::registrant::Host {
+            exchanges: shared.exchanges.clone(),
+            router: router.clone(),
+            serving,
+            device_id: config.device_id.clone(),
+            transmission: config.transmission_parameters(),
+        },
+    )?;
     tracing::info!(
         files = files.len(),
         ms = started.elapsed().as_millis() as u64,
@@ -218,6 +255,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(ended) = endpoints.join_next() => {
             ended.context("a socket task failed")?;
         }
+    }
+    // A clean shutdown tells the directory at once (RFC 9176 §5.3.2) rather
+    // than leaving lookups to find this host until the lifetime ends.
+    if let Some(registrant) = registrant {
+        registrant.remove(RD_REMOVAL_WAIT).await;
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ use crate::exchange::observe::{Observations, ObservePolicy, ObserverKey, clock_s
 use crate::exchange::{
     Answer, Dispatch, ExchangeLayer, ObserveIntent, PluginCall, Transfers, response,
 };
+use crate::exchange_log::{Direction, ExchangeLog};
 use crate::message::{Action, Exchange, MessageKey, MessageLayer};
 use crate::metrics::{Code, Transport, coap_method};
 use crate::observation_store::ObservationStore;
@@ -82,6 +83,8 @@ pub struct Shared {
     pub host: Arc<HostContext>,
     /// Where observations outlive the process.
     pub observation_store: Arc<ObservationStore>,
+    /// The tap for the log of CoAP exchanges (nothing unless watched).
+    pub exchange_log: Arc<ExchangeLog>,
 }
 
 /// Work that ran off the loop, coming back to it.
@@ -271,9 +274,18 @@ impl Endpoint {
                         layer,
                         actions,
                         wire,
+                        shared,
+                        local,
                         ..
                     } = self;
+                    let secure = matches!(transport, DatagramTransport::Dtls(..));
                     transport.on_datagram(from, datagram, now, wire, |peer, message| {
+                        // After decryption: the log shows CoAP, not DTLS.
+                        shared
+                            .exchange_log
+                            .tap(Direction::In, *local, peer, secure, || {
+                                Bytes::copy_from_slice(message)
+                            });
                         layer.on_datagram(peer, message, now, actions);
                     });
                     self.run_actions(now);
@@ -286,6 +298,16 @@ impl Endpoint {
 
     /// Sends what the turn produced, through the transport.
     async fn flush(&mut self) {
+        let log = &self.shared.exchange_log;
+        if log.watched() {
+            // Before encryption: the log shows CoAP, not DTLS.
+            let secure = matches!(self.transport, DatagramTransport::Dtls(..));
+            for (peer, message) in &self.outbox {
+                log.tap(Direction::Out, self.local, *peer, secure, || {
+                    message.clone()
+                });
+            }
+        }
         self.transport.seal(&mut self.outbox, &mut self.wire);
         let mut sent = 0;
         while sent < self.wire.len() {

@@ -8,6 +8,12 @@ Prints one line per step on standard output:
   put <status text>
   observing <panel text>      then reads a line from standard input
   notified <panel text>       after the panel changed
+  log-ready                   the exchange log is live; then reads a
+                              message id from standard input
+  logged <json [in, out]>     the rows of that message id, both ways
+  paused                      after Pause; then reads a message id
+  held <waiting> <rows>       1.5 s later: records waiting, rows of that id
+  resumed <rows>              after Resume: rows of that id
 Exits non-zero with the reason on standard error if a step fails.
 """
 
@@ -57,7 +63,32 @@ try:
     sys.stdin.readline()  # the test changes /led over CoAP now
     wait.until(lambda d: int(d.find_element(By.CSS_SELECTOR, panel).get_attribute("data-count")) >= 2)
     print("notified", json.dumps(driver.find_element(By.CSS_SELECTOR, panel + " .data").text), flush=True)
-    time.sleep(0.3)
+
+    wait.until(lambda d: d.find_element(By.ID, "log").get_attribute("data-state") == "live")
+    print("log-ready", flush=True)
+    mid = sys.stdin.readline().strip()  # the test's coap-client GET /led
+
+    def rows(mid):
+        return driver.find_elements(By.CSS_SELECTOR, f'#log tbody tr[data-mid="{mid}"]')
+
+    wait.until(lambda d: {r.get_attribute("data-direction") for r in rows(mid)} >= {"in", "out"})
+    print("logged", json.dumps([r.text for r in rows(mid)][::-1]), flush=True)
+
+    driver.find_element(By.ID, "log-pause").click()
+    print("paused", flush=True)
+    paused_mid = sys.stdin.readline().strip()  # another GET, while paused
+    count = driver.find_element(By.ID, "log-count")
+    wait.until(lambda d: int(count.get_attribute("data-waiting") or 0) >= 2)
+    time.sleep(1.5)
+    print("held", count.get_attribute("data-waiting"), len(rows(paused_mid)), flush=True)
+    driver.find_element(By.ID, "log-pause").click()
+    wait.until(lambda d: len(rows(paused_mid)) >= 2)
+    print("resumed", len(rows(paused_mid)), flush=True)
+
+    # A taller window, so the screenshot shows the log too.
+    driver.set_window_size(1280, 1300)
+    driver.execute_script("window.scrollTo(0, 0)")
+    time.sleep(0.5)
     driver.save_screenshot(screenshot)
 finally:
     driver.quit()

@@ -445,3 +445,45 @@ fn unreachable_device_is_bad_gateway() {
         started.elapsed()
     );
 }
+
+/// A `coaps://` target over CoAP, as over HTTP: with `[http.proxy]`
+/// credentials the proxy opens a DTLS session to the device (one for both
+/// requests); without them it is unwilling (5.05 naming the settings) and
+/// sends nothing.
+#[test]
+fn coaps_target_with_credentials() {
+    const IDENTITY: &str = "device-001";
+    const KEY: &str = "super-secret-key-12345";
+    let device = Server::builder()
+        .plugins(&["led"])
+        .arg("--log-level")
+        .arg("debug")
+        .config(&format!(
+            "[coaps]\nbind = [\"127.0.0.1:0\"]\n[[coaps.psk]]\nidentity = \"{IDENTITY}\"\nkey = \"{KEY}\"\n"
+        ))
+        .start();
+    let target = device.coaps_uri("/led");
+
+    let without = proxy("");
+    let mut peer = without.peer();
+    let refused = ask(&mut peer, Code::GET, &target);
+    assert_eq!(refused.code, PROXYING_NOT_SUPPORTED, "{refused}");
+    assert!(refused.payload_text().contains("psk_identity"), "{refused}");
+
+    let with = proxy(&format!(
+        "psk_identity = \"{IDENTITY}\"\npsk_key = \"{KEY}\"\ncache_entries = 0\n"
+    ));
+    let mut peer = with.peer();
+    let first = ask(&mut peer, Code::GET, &target);
+    assert_eq!(first.code, Code::new(2, 5), "{first}");
+    assert!(first.payload_text().contains("state"), "{first}");
+    let put = via(&mut peer, Code::PUT, &target)
+        .option(option::CONTENT_FORMAT, &[50])
+        .payload(br#"{"state":"on"}"#);
+    let changed = peer.exchange(&put);
+    assert_eq!(changed.code, Code::new(2, 4), "{changed}");
+    let second = ask(&mut peer, Code::GET, &target);
+    assert!(second.payload_text().contains("\"on\""), "{second}");
+    let established = device.log_lines(|line| line.contains("dtls: session established"));
+    assert_eq!(established.len(), 1, "one handshake: {established:?}");
+}

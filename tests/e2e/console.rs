@@ -1,16 +1,17 @@
 //! The web console in a real headless browser (Debian's chromium and
 //! chromium-driver, driven by selenium from PyPI: `tests/clients/
 //! console_check.py`): it lists the resources, a PUT from its form changes
-//! `/led`, an observed panel updates after a CoAP PUT, and the plugin list
-//! shows the plugins serving.
+//! `/led`, an observed panel updates after a CoAP PUT, the plugin list
+//! shows the plugins serving, and the exchange log shows a coap-client GET
+//! both ways and holds new rows back while paused.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use coapwasm_tests::Server;
 use coapwasm_tests::artifacts::binary;
+use coapwasm_tests::{CoapClient, Server};
 
 fn coap(args: &[&str]) -> String {
     let output = Command::new(binary()).args(args).output().unwrap();
@@ -24,6 +25,7 @@ fn the_console_lists_puts_and_observes() {
         .plugins(&["led", "temperature", "info"])
         .arg("--http")
         .arg("127.0.0.1:0")
+        .arg("--exchange-log")
         .start();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/console_check.py");
     let screenshot =
@@ -101,6 +103,36 @@ fn the_console_lists_puts_and_observes() {
         notified.contains("off"),
         "the panel shows the CoAP change: {notified}"
     );
+
+    // The log: libcoap's coap-client GET shows both ways, by its message id.
+    let get_led = || {
+        let output = CoapClient::get(&server.uri("/led")).run();
+        output.assert_code("2.05");
+        output.sent[0].mid
+    };
+    next("log-ready");
+    let mid = get_led();
+    writeln!(stdin, "{mid}").unwrap();
+    let logged: Vec<String> = serde_json::from_str(&next("logged")).unwrap();
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    for (row, words) in logged.iter().zip([
+        ["in", "CON", "GET", "Uri-Path: led"],
+        ["out", "ACK", "2.05 Content", "state"],
+    ]) {
+        for word in words {
+            assert!(row.contains(word), "{word} in {row}");
+        }
+    }
+    // Paused: the records are counted but no row is added until Resume.
+    next("paused");
+    let mid = get_led();
+    writeln!(stdin, "{mid}").unwrap();
+    let held = next("held");
+    let (waiting, rows) = held.split_once(' ').unwrap();
+    assert!(waiting.parse::<u32>().unwrap() >= 2, "{held}");
+    assert_eq!(rows, "0", "no row while paused: {held}");
+    assert_eq!(next("resumed"), "2");
+
     let status = child.wait().unwrap();
     assert!(status.success(), "{}", errors_text());
     // Kept for the README when asked: COAPWASM_CONSOLE_SCREENSHOT=path.

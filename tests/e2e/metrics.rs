@@ -263,6 +263,43 @@ fn observers_are_a_gauge() {
     assert_eq!(seen, 1.0);
 }
 
+/// Proxy cache hits: a proxy host's counter rises by exactly the number of
+/// GETs answered from its cache, and not for the misses that filled it.
+#[test]
+fn proxy_cache_hits_are_counted() {
+    let device = Server::with_plugins(&["led", "temperature"]);
+    let mut proxy = Server::builder()
+        .arg("--http")
+        .arg("127.0.0.1:0")
+        .config("[http.proxy]\nallow = [\"127.0.0.1\"]\ntimeout_ms = 5000\n")
+        .start();
+    proxy.wait_plugins_loaded();
+    let hits = |proxy: &Server| value(&scrape(proxy), "coapwasm_proxy_cache_hits_total", &[]);
+    let led = proxy.http_url(&format!("/hc/coap://{}/led", device.addr()));
+    let temperature = proxy.http_url(&format!("/hc/coap://{}/temperature", device.addr()));
+    // Misses: the first GET of each (fresh for 60 s and 5 s: their Max-Age).
+    assert_eq!(curl_status(&led), "200");
+    assert_eq!(curl_status(&temperature), "200");
+    assert_eq!(hits(&proxy), 0.0);
+    // Hits: three more of /led, one more of /temperature.
+    for _ in 0..3 {
+        assert_eq!(curl_status(&led), "200");
+    }
+    assert_eq!(curl_status(&temperature), "200");
+    assert_eq!(hits(&proxy), 4.0);
+    // A miss after a PUT forgot /led's entry: still 4.
+    let put = Command::new("curl")
+        .args(["-s", "--max-time", "30", "-o", "/dev/null", "-X", "PUT"])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["--data-binary", r#"{"state":"on"}"#])
+        .arg(&led)
+        .output()
+        .expect("curl");
+    assert!(put.status.success());
+    assert_eq!(curl_status(&led), "200");
+    assert_eq!(hits(&proxy), 4.0);
+}
+
 /// Plugin CPU is the time its code ran, not the time its calls took: a
 /// call that sleeps on a WASI clock adds to the wall time but not to the
 /// CPU; one that spins until its CPU budget stops it adds that budget.

@@ -8,8 +8,9 @@
 //! switch, the link attributes of both documents).
 
 use std::collections::BTreeMap;
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use coapwasm_tests::aiocoap::{self, AiocoapObserver};
 use coapwasm_tests::link_format::{self, Link};
+use coapwasm_tests::temp_dir::TempDir;
 use coapwasm_tests::{CoapClient, Code, Message, Peer, Server, option, rfc3339};
 use serde_json::{Value, json};
 
@@ -547,4 +549,146 @@ fn discovery_carries_both_documents_types() {
     output.assert_code("2.05");
     let links = link_format::parse(output.payload_text()).unwrap();
     assert_eq!(link_format::targets(&links), ["/humidity", "/temperature"]);
+}
+
+/// Seed 002's HTTP gateway (`examples/seeds/guide/coap_gateway.py`, FastAPI
+/// under uvicorn), verbatim but for the device's port, in front of coapwasm:
+/// GET /devices/{ip}/temperature gives the device's JSON, PUT
+/// /devices/{ip}/led changes the LED, a state the LED refuses (4.00) is the
+/// gateway's 502. Each step is bounded (curl --max-time, uvicorn's start
+/// within 30 s; it is killed on drop).
+#[test]
+fn seed_002_gateway_in_front_of_coapwasm() {
+    let installed = Command::new("python3")
+        .args(["-c", "import fastapi, uvicorn, aiocoap"])
+        .stdin(Stdio::null())
+        .status()
+        .expect("python3");
+    assert!(
+        installed.success(),
+        "python3 cannot import fastapi, uvicorn or aiocoap: run `bash examples/setup.sh`"
+    );
+    let server = Server::with_plugins(&["led", "temperature"]);
+    let device = server.addr();
+    let gateway = SeedGateway::start(device.port());
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", gateway.port);
+
+    let (status, body) = http(&[], &url("/devices/127.0.0.1/temperature"));
+    assert_eq!(status, 200, "{body}\n{}", gateway.stderr());
+    let reading: Value = serde_json::from_str(&body).expect("JSON");
+    number(&reading, "value");
+    assert_eq!(reading["unit"], "celsius", "{body}");
+
+    let put_led = |state: &str| {
+        http(
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                &format!(r#"{{"state":"{state}"}}"#),
+            ],
+            &url("/devices/127.0.0.1/led"),
+        )
+    };
+    let (status, body) = put_led("on");
+    assert_eq!(status, 200, "{body}\n{}", gateway.stderr());
+    assert_eq!(body, r#"{"status":"success"}"#);
+    assert_eq!(
+        server.peer().get("/led").payload_json()["state"],
+        "on",
+        "the PUT through the gateway reached the LED"
+    );
+    let (status, body) = put_led("purple");
+    assert_eq!(status, 502, "{body}\n{}", gateway.stderr());
+    assert!(body.contains("4.00"), "{body}");
+}
+
+/// `curl ARGS URL` (at most 20 s): the status and the body.
+fn http(args: &[&str], url: &str) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let status = status
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("curl {args:?} {url}: {output:?}"));
+    (status, body.to_owned())
+}
+
+/// Seed 002's coap_gateway.py under uvicorn on a free loopback port, its
+/// `coap://{device_ip}:5683/` rewritten to the test device's port; killed on
+/// drop.
+struct SeedGateway {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+}
+
+impl SeedGateway {
+    fn start(device_port: u16) -> SeedGateway {
+        let source = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/seeds/guide/coap_gateway.py"),
+        )
+        .expect("examples/seeds/guide/coap_gateway.py");
+        assert_eq!(
+            source.matches(":5683/").count(),
+            2,
+            "the seed's two device URIs"
+        );
+        let dir = TempDir::new();
+        std::fs::write(
+            dir.path().join("coap_gateway.py"),
+            source.replace(":5683/", &format!(":{device_port}/")),
+        )
+        .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args(["-m", "uvicorn", "coap_gateway:app"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .current_dir(dir.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+            .spawn()
+            .expect("python3 -m uvicorn");
+        let mut gateway = SeedGateway { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !gateway.stderr().contains("Uvicorn running on") {
+            if let Some(status) = gateway.child.try_wait().unwrap() {
+                panic!("uvicorn exited: {status}\n{}", gateway.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "uvicorn did not start within 30 s\n{}",
+                gateway.stderr()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        gateway
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for SeedGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -583,7 +583,7 @@ impl ServerBuilder {
 /// A UDP port on 127.0.0.1 that is free now and lies below the ephemeral
 /// range (`/proc/sys/net/ipv4/ip_local_port_range`), tried in a pseudo-random
 /// order so that tests running at once pick different ones.
-fn free_fixed_port() -> u16 {
+pub fn free_fixed_port() -> u16 {
     static PICKS: AtomicU32 = AtomicU32::new(0);
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()

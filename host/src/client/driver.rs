@@ -1,6 +1,8 @@
 //! Drives one [`ClientExchange`] over a tokio UDP socket: the async twin of
 //! [`super::connection`]'s blocking loop, for the HTTP cross-proxy, which
-//! serves many exchanges at once on the server's runtime. Plain coap only.
+//! serves many exchanges at once on the server's runtime. The messages go
+//! as they are (coap://) or inside a DTLS session ([`super::driver_dtls`],
+//! coaps://).
 //!
 //! The socket is the exchange's own, connected to the peer, so that an ICMP
 //! port unreachable comes back as an error on it.
@@ -9,13 +11,15 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::net::UdpSocket;
 
+use super::driver_dtls::DtlsLink;
 use super::exchange::{ClientExchange, Event, Failure, Request, Response};
 use crate::message::TransmissionParameters;
 
 /// The largest datagram read: the size of a UDP payload.
-const MAX_DATAGRAM: usize = 65535;
+pub(crate) const MAX_DATAGRAM: usize = 65535;
 
 /// Why a driven exchange ended without a response.
 #[derive(Debug)]
@@ -27,6 +31,8 @@ pub enum DriveError {
     Unreachable,
     /// The peer answered with a Reset or broke the protocol.
     Failed(Failure),
+    /// The DTLS handshake failed, or the session ended (RFC 6347).
+    Dtls(String),
     /// The socket failed.
     Io(std::io::Error),
 }
@@ -39,6 +45,7 @@ impl std::fmt::Display for DriveError {
             DriveError::Failed(Failure::Reset) => write!(f, "the device answered with a Reset"),
             DriveError::Failed(Failure::NotAcknowledged) => write!(f, "never acknowledged"),
             DriveError::Failed(Failure::Protocol(reason)) => write!(f, "{reason}"),
+            DriveError::Dtls(reason) => write!(f, "DTLS: {reason}"),
             DriveError::Io(error) => write!(f, "{error}"),
         }
     }
@@ -54,6 +61,55 @@ impl From<std::io::Error> for DriveError {
     }
 }
 
+/// A UDP socket connected to `peer`, from an ephemeral port.
+async fn connected_socket(peer: SocketAddr) -> Result<UdpSocket, DriveError> {
+    let local: SocketAddr = if peer.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(peer).await?;
+    Ok(socket)
+}
+
+/// How an exchange's messages reach the peer.
+pub enum Link {
+    /// coap://: a datagram per message (RFC 7252 §3).
+    Udp(UdpSocket),
+    /// coaps://: a record per message in one session (RFC 7252 §9.1).
+    Dtls(Box<DtlsLink>),
+}
+
+impl Link {
+    /// A plain coap link to `peer`.
+    pub async fn udp(peer: SocketAddr) -> Result<Link, DriveError> {
+        Ok(Link::Udp(connected_socket(peer).await?))
+    }
+
+    /// Sends one CoAP message.
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), DriveError> {
+        match self {
+            Link::Udp(socket) => {
+                socket.send(message).await?;
+                Ok(())
+            }
+            Link::Dtls(link) => link.send(message),
+        }
+    }
+
+    /// The next message. Cancel-safe.
+    pub async fn recv(&mut self, buffer: &mut [u8]) -> Result<Bytes, DriveError> {
+        match self {
+            Link::Udp(socket) => {
+                let n = socket.recv(buffer).await?;
+                Ok(Bytes::copy_from_slice(&buffer[..n]))
+            }
+            Link::Dtls(link) => link.recv().await,
+        }
+    }
+}
+
 /// Sends `request` to `peer` and waits for its whole response (every block
 /// of it). `silence` bounds the wait for the first answer and between two
 /// blocks of a block-wise transfer; datagrams that move nothing forward do
@@ -65,16 +121,46 @@ pub async fn exchange(
     seed: u64,
     silence: Duration,
 ) -> Result<Response, DriveError> {
-    let local: SocketAddr = if peer.is_ipv4() {
-        SocketAddr::from(([0, 0, 0, 0], 0))
-    } else {
-        SocketAddr::from(([0u16; 8], 0))
-    };
-    let socket = UdpSocket::bind(local).await?;
-    socket.connect(peer).await?;
+    let mut link = Link::udp(peer).await?;
+    exchange_over(&mut link, peer, request, parameters, seed, silence).await
+}
+
+/// [`exchange`] over a link already open (a DTLS session kept from an
+/// earlier exchange, say).
+pub async fn exchange_over(
+    link: &mut Link,
+    peer: SocketAddr,
+    request: Request,
+    parameters: TransmissionParameters,
+    seed: u64,
+    silence: Duration,
+) -> Result<Response, DriveError> {
     let mut events = Vec::new();
-    let mut exchange =
-        ClientExchange::start(peer, request, parameters, seed, Instant::now(), &mut events);
+    let continuing = match link {
+        Link::Dtls(session) => session.next_message_id,
+        Link::Udp(_) => None,
+    };
+    let now = Instant::now();
+    let mut exchange = match continuing {
+        Some(first) => {
+            ClientExchange::start_from(peer, request, parameters, seed, first, now, &mut events)
+        }
+        None => ClientExchange::start(peer, request, parameters, seed, now, &mut events),
+    };
+    let result = drive(link, &mut exchange, events, silence).await;
+    if let Link::Dtls(session) = link {
+        session.next_message_id = Some(exchange.next_message_id());
+    }
+    result
+}
+
+/// Runs `exchange` over `link` to its response.
+async fn drive(
+    link: &mut Link,
+    exchange: &mut ClientExchange,
+    mut events: Vec<Event>,
+    silence: Duration,
+) -> Result<Response, DriveError> {
     let mut quiet_until = Instant::now() + silence;
     let mut buffer = vec![0; MAX_DATAGRAM];
     loop {
@@ -82,7 +168,7 @@ pub async fn exchange(
         for event in events.drain(..) {
             match event {
                 Event::Transmit(datagram) => {
-                    socket.send(&datagram).await?;
+                    link.send(&datagram).await?;
                 }
                 Event::Response(whole) => response = Some(whole),
                 Event::Progress { .. } => quiet_until = Instant::now() + silence,
@@ -99,9 +185,9 @@ pub async fn exchange(
             .next_deadline()
             .map_or(quiet_until, |due| due.min(quiet_until));
         tokio::select! {
-            received = socket.recv(&mut buffer) => {
-                let n = received?;
-                exchange.on_datagram(&buffer[..n], Instant::now(), &mut events);
+            received = link.recv(&mut buffer) => {
+                let message = received?;
+                exchange.on_datagram(&message, Instant::now(), &mut events);
             }
             () = tokio::time::sleep_until(wake.into()) => {
                 let now = Instant::now();

@@ -10,7 +10,7 @@
 //! - [`connection`]: the socket, plain or DTLS, and the loop that drives an
 //!   exchange with it;
 //! - [`driver`]: the same exchange driven over a tokio socket, for the
-//!   HTTP cross-proxy;
+//!   HTTP cross-proxy, over plain UDP or [`driver_dtls`]'s DTLS session;
 //! - [`content_format`], [`presentation`], [`link_format`]: what a payload
 //!   is and how it is shown;
 //! - [`command`]: the command line.
@@ -19,6 +19,7 @@ pub mod command;
 pub mod connection;
 pub mod content_format;
 pub mod driver;
+pub mod driver_dtls;
 pub mod exchange;
 pub mod link_format;
 pub mod presentation;

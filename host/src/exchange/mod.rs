@@ -658,6 +658,18 @@ impl ExchangeLayer {
         })
     }
 
+    /// The links `identity` gets from GET /.well-known/core without a
+    /// query, or None while plugins are still loading: what a Resource
+    /// Directory registration carries (RFC 9176 §5), so that a lookup
+    /// finds what discovery at the host finds.
+    pub fn discovery_document(&self, identity: &Identity) -> Option<String> {
+        if self.router.table().loading() {
+            return None;
+        }
+        let packet = self.discovery(Method::Get, None, &[], identity);
+        String::from_utf8(packet.payload).ok()
+    }
+
     /// GET /.well-known/core (RFC 6690 §4): the links of the resources (and
     /// listed collection members) `identity` may use with at least one of
     /// their methods.

@@ -17,11 +17,21 @@
 //! (NSTART = 1, RFC 7252 §4.7), 503 past it. Answers to GET are cached
 //! ([`super::proxy_cache`]); `Cache-Status` (RFC 9211) says whether one
 //! was a hit.
+//!
+//! `coaps://` targets go over DTLS (RFC 7252 §9.1) with the proxy's own
+//! credentials (`[http.proxy]` psk_identity and psk_key, certificate and
+//! private_key, ca), in sessions kept between requests
+//! ([`super::proxy_sessions`]); without credentials they are 502, and so is
+//! a failed handshake.
+//!
+//! Observe goes through as Server-Sent Events ([`observe`]).
+
+mod observe;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -31,12 +41,16 @@ use coap_lite::RequestType;
 use super::null_mapping::{self, Unmappable};
 use super::proxy_allow::{self, AllowList};
 use super::proxy_cache::{Lookup, ProxyCache};
+use super::proxy_sessions::ProxySessions;
 use super::uri_template::{self, Template};
-use crate::client::driver::{self, DriveError};
+use crate::client::driver::{self, DriveError, Link};
+use crate::client::driver_dtls::DtlsLink;
 use crate::client::exchange::Request;
 use crate::client::uri::{CoapUri, Scheme};
 use crate::config::ProxyConfig;
 use crate::message::TransmissionParameters;
+use crate::metrics::Metrics;
+use crate::transport::dtls::ClientCredentials;
 
 mod relay;
 pub(crate) use relay::{Relayed, Unrelayed};
@@ -67,6 +81,8 @@ pub struct Settings {
     allow: AllowList,
     timeout: Option<Duration>,
     routes: Vec<Route>,
+    /// For coaps:// targets; the server name is each request's.
+    credentials: Option<ClientCredentials>,
 }
 
 impl Settings {
@@ -82,9 +98,10 @@ impl Settings {
                 .map(|name| (name.to_owned(), "x".to_owned()))
                 .collect();
             uri_template::expand(&route.target, &probe)?;
+            let scheme = route.target.to_ascii_lowercase();
             anyhow::ensure!(
-                route.target.to_ascii_lowercase().starts_with("coap://"),
-                "route target {:?} is not a coap:// URI template",
+                scheme.starts_with("coap://") || scheme.starts_with("coaps://"),
+                "route target {:?} is not a coap:// or coaps:// URI template",
                 route.target
             );
             let methods = route
@@ -106,6 +123,7 @@ impl Settings {
             allow,
             timeout: config.timeout_ms.map(Duration::from_millis),
             routes,
+            credentials: config.client_credentials()?,
         })
     }
 }
@@ -120,6 +138,10 @@ pub struct CrossProxy {
     busy: Mutex<HashSet<SocketAddr>>,
     seeds: AtomicU64,
     cache: ProxyCache,
+    /// The host's metrics: the cache's hits are counted there.
+    metrics: Arc<Metrics>,
+    /// DTLS sessions to coaps devices between requests.
+    sessions: ProxySessions,
 }
 
 impl CrossProxy {
@@ -142,7 +164,15 @@ impl CrossProxy {
             busy: Mutex::new(HashSet::new()),
             seeds: AtomicU64::new(rand::random()),
             cache: ProxyCache::new(config.cache_entries),
+            metrics: Arc::new(Metrics::new()),
+            sessions: ProxySessions::new(config.dtls_sessions),
         })
+    }
+
+    /// The same proxy, counting in the host's metrics.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> CrossProxy {
+        self.metrics = metrics;
+        self
     }
 
     /// The target URI of an HTTP request for the proxy, or None when the
@@ -199,47 +229,16 @@ impl CrossProxy {
         headers: &HeaderMap,
         body: Vec<u8>,
     ) -> Response {
-        let target = match target {
-            Ok(target) => target,
-            Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
+        let (target, uri, peer) = match self.reach(target).await {
+            Ok(reached) => reached,
+            Err(refused) => return refused,
         };
-        let uri = match CoapUri::parse(&target) {
-            Ok(uri) => uri,
-            Err(error) => return plain(StatusCode::BAD_REQUEST, &format!("{error:#}")),
-        };
-        if uri.scheme == Scheme::Coaps {
-            return plain(
-                StatusCode::NOT_IMPLEMENTED,
-                "the proxy does not speak coaps yet",
-            );
-        }
-        let peer = match resolve(&uri).await {
-            Some(peer) => peer,
-            None => {
-                return plain(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("cannot resolve {}", uri.host),
-                );
-            }
-        };
-        if proxy_allow::is_group(peer.ip()) {
-            return plain(
-                StatusCode::FORBIDDEN,
-                "the proxy does not forward to multicast or broadcast addresses",
-            );
-        }
-        if !self.settings.allow.allows(&uri.host, peer) {
-            return plain(
-                StatusCode::FORBIDDEN,
-                &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
-            );
-        }
         let mut request = match self.request(method, &uri, headers, body) {
             Ok(request) => request,
             Err(unmappable) => return plain(unmappable.status, &unmappable.reason),
         };
         // The resource as the device sees it, however the URI was spelled.
-        let resource = format!("{peer} {:?} {:?} {:?}", uri.uri_host(), uri.path, uri.query);
+        let resource = resource_key(&uri, peer);
         // Only a GET of the proxy's own: a client's conditional one is its
         // business, not the cache's.
         let cache_key = (request.method == RequestType::Get
@@ -263,6 +262,9 @@ impl CrossProxy {
         if let Some(key) = &cache_key {
             match self.cache.lookup(key, Instant::now()) {
                 Lookup::Fresh(head, payload) => {
+                    // Only an answer the device was not asked for: a
+                    // revalidation (2.03) asked it.
+                    self.metrics.proxy_cache_hit();
                     let response = null_mapping::http_response(&head, payload, head_only, None);
                     return with_cache_status(response, "coapwasm; hit");
                 }
@@ -283,8 +285,7 @@ impl CrossProxy {
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
         };
-        let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
-        let answer = driver::exchange(peer, request, self.parameters, seed, self.timeout).await;
+        let answer = self.send(&uri, peer, request).await;
         tracing::debug!(%peer, %method, target, ok = answer.is_ok(), "proxied");
         match answer {
             Ok(response) => {
@@ -312,6 +313,101 @@ impl CrossProxy {
             ),
             Err(error) => plain(StatusCode::BAD_GATEWAY, &format!("{peer}: {error}")),
         }
+    }
+
+    /// Sends `request` to the device at `peer` over [`CrossProxy::link`]
+    /// and waits for its whole answer, within the proxy's timeout: for both
+    /// fronts (HTTP's `forward`, CoAP's `relay`). The caller holds the
+    /// device's NSTART claim.
+    async fn send(
+        &self,
+        uri: &CoapUri,
+        peer: SocketAddr,
+        request: Request,
+    ) -> Result<crate::client::exchange::Response, DriveError> {
+        let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
+        let mut link = self.link(uri, peer).await?;
+        let answer = driver::exchange_over(
+            &mut link,
+            peer,
+            request,
+            self.parameters,
+            seed,
+            self.timeout,
+        )
+        .await;
+        // A session that carried an exchange to its end is kept.
+        if let (Link::Dtls(session), Ok(_)) = (link, &answer) {
+            self.sessions
+                .put((peer, uri.host.clone()), *session, Instant::now());
+        }
+        answer
+    }
+
+    /// The way to the device: a socket of its own for coap, a kept or new
+    /// DTLS session for coaps (its handshake bounded by the timeout).
+    async fn link(&self, uri: &CoapUri, peer: SocketAddr) -> Result<Link, DriveError> {
+        if uri.scheme == Scheme::Coap {
+            return Link::udp(peer).await;
+        }
+        let Some(credentials) = &self.settings.credentials else {
+            // Checked before: see `forward`.
+            return Err(DriveError::Dtls("no credentials".to_owned()));
+        };
+        let key = (peer, uri.host.clone());
+        if let Some(session) = self.sessions.take(&key, Instant::now()) {
+            return Ok(Link::Dtls(Box::new(session)));
+        }
+        let credentials = ClientCredentials {
+            server: uri.host.clone(),
+            ..credentials.clone()
+        };
+        let session = DtlsLink::connect(peer, &credentials, self.timeout).await?;
+        Ok(Link::Dtls(Box::new(session)))
+    }
+
+    /// The target parsed, resolved and checked against the allow-list and
+    /// the credentials: what may be sent to, or the HTTP answer refusing it.
+    async fn reach(
+        &self,
+        target: Result<String, Unmappable>,
+    ) -> Result<(String, CoapUri, SocketAddr), Response> {
+        let target = match target {
+            Ok(target) => target,
+            Err(unmappable) => return Err(plain(unmappable.status, &unmappable.reason)),
+        };
+        let uri = match CoapUri::parse(&target) {
+            Ok(uri) => uri,
+            Err(error) => return Err(plain(StatusCode::BAD_REQUEST, &format!("{error:#}"))),
+        };
+        let peer = match resolve(&uri).await {
+            Some(peer) => peer,
+            None => {
+                return Err(plain(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("cannot resolve {}", uri.host),
+                ));
+            }
+        };
+        if proxy_allow::is_group(peer.ip()) {
+            return Err(plain(
+                StatusCode::FORBIDDEN,
+                "the proxy does not forward to multicast or broadcast addresses",
+            ));
+        }
+        if !self.settings.allow.allows(&uri.host, peer) {
+            return Err(plain(
+                StatusCode::FORBIDDEN,
+                &format!("{peer} is not an allowed proxy target ([http.proxy] allow)"),
+            ));
+        }
+        if uri.scheme == Scheme::Coaps && self.settings.credentials.is_none() {
+            return Err(plain(
+                StatusCode::BAD_GATEWAY,
+                "the proxy has no credentials for coaps:// targets: set [http.proxy] psk_identity and psk_key (or psk_key_hex), or certificate and private_key, or ca",
+            ));
+        }
+        Ok((target, uri, peer))
     }
 
     /// The CoAP request: the target's Uri-Host, Uri-Path and Uri-Query, and
@@ -355,6 +451,24 @@ impl CrossProxy {
             token: None,
         })
     }
+}
+
+/// The resource as the device sees it, however the URI was spelled: the
+/// cache's key, the same for HTTP's requests and CoAP's Proxy-Uri ones (so
+/// a PUT over either forgets what a GET over the other kept). coaps is
+/// another endpoint, even on the same address.
+fn resource_key(uri: &CoapUri, peer: SocketAddr) -> String {
+    let scheme = if uri.scheme == Scheme::Coaps {
+        "coaps "
+    } else {
+        ""
+    };
+    format!(
+        "{scheme}{peer} {:?} {:?} {:?}",
+        uri.uri_host(),
+        uri.path,
+        uri.query
+    )
 }
 
 /// MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2): from the first transmission of a

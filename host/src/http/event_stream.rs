@@ -43,7 +43,9 @@ impl EventStreams {
         }
     }
 
-    fn open(self: &Arc<Self>, address: IpAddr) -> Option<Slot> {
+    /// A stream's place for the client at `address`, or None past the
+    /// bounds (also for the cross-proxy's streams of other devices).
+    pub fn open(self: &Arc<Self>, address: IpAddr) -> Option<Slot> {
         let mut open = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
         let total: usize = open.values().sum();
         let mine = open.get(&address).copied().unwrap_or(0);
@@ -69,7 +71,7 @@ impl EventStreams {
 
 /// One open stream's place; given back when the stream is dropped, which
 /// is when the client goes away.
-struct Slot {
+pub struct Slot {
     streams: Arc<EventStreams>,
     address: IpAddr,
 }
@@ -154,12 +156,7 @@ pub async fn open(
             .into_response();
     }
     let Some(slot) = front.event_streams.open(address) else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, HeaderValue::from_static("10"))],
-            "too many observations\n",
-        )
-            .into_response();
+        return too_many();
     };
     // Subscribed before the first rendering, so no change in between is lost.
     let subscription = front.host.subscribe();
@@ -200,6 +197,33 @@ pub async fn open(
         .into_response()
 }
 
+/// 503 past the observer limits.
+pub fn too_many() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, HeaderValue::from_static("10"))],
+        "too many observations\n",
+    )
+        .into_response()
+}
+
+/// A notification as an event: `notification` for a 2.xx, `failure` for
+/// anything else, `base64` for a payload that is not text; `id` the
+/// Observe sequence number.
+pub fn event(success: bool, sequence: u64, payload: &[u8]) -> Event {
+    let event = Event::default().id(sequence.to_string()).event(if success {
+        "notification"
+    } else {
+        "failure"
+    });
+    match std::str::from_utf8(payload) {
+        Ok(text) if !text.contains('\0') => {
+            event.data(text.replace("\r\n", "\n").replace('\r', "\n"))
+        }
+        _ => event.event("base64").data(base64(payload)),
+    }
+}
+
 impl Observing {
     /// Waits for the next change of the path; false when it is removed.
     async fn changed(&mut self) -> bool {
@@ -235,17 +259,7 @@ impl Observing {
         if !success {
             self.ended = true;
         }
-        let event = Event::default().id(sequence.to_string()).event(if success {
-            "notification"
-        } else {
-            "failure"
-        });
-        match std::str::from_utf8(&response.payload) {
-            Ok(text) if !text.contains('\0') => {
-                event.data(text.replace("\r\n", "\n").replace('\r', "\n"))
-            }
-            _ => event.event("base64").data(base64(&response.payload)),
-        }
+        event(success, u64::from(sequence), &response.payload)
     }
 }
 

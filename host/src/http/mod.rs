@@ -11,19 +11,22 @@
 //! - [`event_stream`]: Observe as Server-Sent Events;
 //! - [`console`]: the web console at `/`;
 //! - [`host_api`]: the host's own resources under `/.well-known/coapwasm/`;
+//! - [`exchange_log`]: the live log of CoAP exchanges, when turned on;
 //! - `scrape`: the host's own `/metrics`, and the count of HTTP requests;
 //! - [`cross_proxy`]: the HTTP-to-CoAP proxy to other devices (`/hc/...`
-//!   and URI templates), with [`uri_template`], [`proxy_allow`] and
-//!   [`proxy_cache`].
+//!   and URI templates), with [`uri_template`], [`proxy_allow`],
+//!   [`proxy_cache`] and [`proxy_sessions`].
 
 pub mod console;
 pub mod cross_proxy;
 pub mod event_stream;
+pub mod exchange_log;
 pub mod host_api;
 pub mod media_type;
 pub mod null_mapping;
 pub mod proxy_allow;
 pub mod proxy_cache;
+pub mod proxy_sessions;
 mod scrape;
 pub mod status;
 pub mod uri_template;
@@ -59,6 +62,8 @@ pub struct HttpFront {
     /// The cross-proxy to other CoAP devices, when set (one for every
     /// listener: one cache, one request in flight per device).
     proxy: Option<Arc<cross_proxy::CrossProxy>>,
+    /// The log of CoAP exchanges, when turned on.
+    exchange_log: Option<exchange_log::Served>,
 }
 
 impl HttpFront {
@@ -81,7 +86,14 @@ impl HttpFront {
             max_body,
             event_streams: Arc::new(event_streams),
             proxy: None,
+            exchange_log: None,
         }
+    }
+
+    /// The same front, serving the log of CoAP exchanges if `served`.
+    pub fn with_exchange_log(mut self, served: Option<exchange_log::Served>) -> HttpFront {
+        self.exchange_log = served;
+        self
     }
 
     /// The same front, with the cross-proxy.
@@ -145,6 +157,19 @@ async fn handle(
     if let Some(proxy) = &front.proxy
         && let Some(target) = proxy.target(&parts.method, parts.uri.path(), parts.uri.query())
     {
+        let accept = parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if parts.method == Method::GET && event_stream::wants_event_stream(accept) {
+            // Long-lived, as a local stream: an observer slot, not a
+            // request one.
+            drop(_permit);
+            let Some(slot) = front.event_streams.open(peer.ip()) else {
+                return event_stream::too_many();
+            };
+            return proxy.observe(target, &parts.headers, slot).await;
+        }
         return proxy
             .forward(&parts.method, target, &parts.headers, body)
             .await;
@@ -156,6 +181,14 @@ async fn handle(
         .and_then(|v| v.to_str().ok());
     if parts.method == Method::GET && console::is_console_request(&path, accept) {
         return console::page();
+    }
+    if parts.method == Method::GET && path == exchange_log::PATH {
+        // A watcher is long-lived, and bounded by the log's own limit.
+        drop(_permit);
+        return exchange_log::respond(
+            front.exchange_log.as_ref(),
+            event_stream::wants_event_stream(accept),
+        );
     }
     if parts.method == Method::GET
         && let Some(response) = host_api::respond(&front.router, &path, |p| {

@@ -13,6 +13,11 @@ impl MessageIdSequence {
         MessageIdSequence { next: start }
     }
 
+    /// The id [`MessageIdSequence::next_id`] gives next, without taking it.
+    pub fn peek(&self) -> u16 {
+        self.next
+    }
+
     /// The next message id.
     pub fn next_id(&mut self) -> u16 {
         let id = self.next;

@@ -110,11 +110,13 @@ pub enum Event {
 }
 
 /// The request message in flight and what its answer is for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Pending {
     message_id: u16,
     token: Token,
     purpose: Purpose,
+    /// The message as sent, to send again under another message id.
+    datagram: Bytes,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,13 +182,56 @@ impl ClientExchange {
         now: Instant,
         events: &mut Vec<Event>,
     ) -> ClientExchange {
+        Self::begin(peer, request, parameters, seed, None, now, events)
+    }
+
+    /// [`ClientExchange::start`] on an endpoint an earlier exchange used
+    /// (one DTLS session for many): its message ids continue from
+    /// `first_message_id`, the earlier one's
+    /// [`ClientExchange::next_message_id`], since the server takes an id it
+    /// saw within EXCHANGE_LIFETIME for a duplicate (RFC 7252 §4.4, §4.5).
+    pub fn start_from(
+        peer: SocketAddr,
+        request: Request,
+        parameters: TransmissionParameters,
+        seed: u64,
+        first_message_id: u16,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) -> ClientExchange {
+        Self::begin(
+            peer,
+            request,
+            parameters,
+            seed,
+            Some(first_message_id),
+            now,
+            events,
+        )
+    }
+
+    /// The message id this exchange would use next.
+    pub fn next_message_id(&self) -> u16 {
+        self.message_ids.peek()
+    }
+
+    fn begin(
+        peer: SocketAddr,
+        request: Request,
+        parameters: TransmissionParameters,
+        seed: u64,
+        first_message_id: Option<u16>,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) -> ClientExchange {
         let mut rng = SmallRng::seed_from_u64(seed);
         let token = request.token.unwrap_or_else(|| random_token(&mut rng));
         let upload_block = Block::new(0, false, request.block_size);
+        let drawn: u16 = rng.random();
         let mut exchange = ClientExchange {
             peer,
             parameters,
-            message_ids: MessageIdSequence::starting_at(rng.random()),
+            message_ids: MessageIdSequence::starting_at(first_message_id.unwrap_or(drawn)),
             rng,
             retransmission: RetransmissionTimer::default(),
             expired: Vec::new(),
@@ -231,7 +276,11 @@ impl ClientExchange {
             match expiry {
                 Expiry::Retransmit(_, datagram) => events.push(Event::Transmit(datagram.clone())),
                 Expiry::GaveUp(key) => {
-                    if self.pending.is_some_and(|p| p.message_id == key.message_id) {
+                    if self
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| p.message_id == key.message_id)
+                    {
                         self.fail(Failure::NotAcknowledged, events);
                     }
                 }
@@ -264,12 +313,16 @@ impl ClientExchange {
         match classify(datagram) {
             Inbound::Acknowledgement { message_id } => {
                 // An empty ACK: the response will come separately (§5.2.2).
-                if self.pending.is_some_and(|p| p.message_id == message_id) {
+                if self
+                    .pending
+                    .as_ref()
+                    .is_some_and(|p| p.message_id == message_id)
+                {
                     self.retransmission.stop(&self.key(message_id));
                 }
             }
             Inbound::Reset { message_id } => {
-                if let Some(pending) = self.pending.filter(|p| p.message_id == message_id) {
+                if let Some(pending) = self.pending.clone().filter(|p| p.message_id == message_id) {
                     self.stop_pending();
                     if pending.purpose == Purpose::Deregistration {
                         self.finished = true;
@@ -309,7 +362,7 @@ impl ClientExchange {
             return;
         }
         let token = Token::new(packet.get_token());
-        let answers_pending = self.pending.filter(|p| {
+        let answers_pending = self.pending.clone().filter(|p| {
             Some(p.token) == token
                 && (message_type != MessageType::Acknowledgement || p.message_id == message_id)
         });
@@ -317,6 +370,13 @@ impl ClientExchange {
             && self.observing
             && token == Some(self.token)
             && message_type != MessageType::Acknowledgement;
+        if message_type == MessageType::Acknowledgement
+            && packet.header.code != MessageClass::Empty
+            && let Some(pending) = self.pending.clone().filter(|p| p.message_id == message_id)
+            && token != Some(pending.token)
+        {
+            return self.resend_under_new_id(pending, now, events);
+        }
         if answers_pending.is_none() && !is_notification {
             // §5.3.2: a response matching nothing is rejected if it is a
             // CON (and RFC 7641 §3.6: that ends an unwanted observation).
@@ -486,7 +546,11 @@ impl ClientExchange {
             self.observing = false;
         }
         // A newer notification supersedes one whose blocks are being fetched.
-        if self.pending.is_some_and(|p| p.purpose == Purpose::Blocks) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.purpose == Purpose::Blocks)
+        {
             self.stop_pending();
         }
         self.download = None;
@@ -539,6 +603,37 @@ impl ClientExchange {
         }
     }
 
+    /// A piggybacked answer with the message id of the request in flight
+    /// but another token: the peer still remembers an earlier exchange under
+    /// that id from this address and port (another client that had the
+    /// port, or one of ours on a socket since closed, within
+    /// EXCHANGE_LIFETIME: §4.4) and answered it again from its
+    /// deduplication (§4.5). Retransmitting under the same id would only
+    /// bring the same stale answer back: the request goes again, at once,
+    /// under the next id.
+    fn resend_under_new_id(&mut self, pending: Pending, now: Instant, events: &mut Vec<Event>) {
+        self.stop_pending();
+        let message_id = self.message_ids.next_id();
+        let mut datagram = pending.datagram.to_vec();
+        // The message id is the header's third and fourth bytes (§3).
+        datagram[2..4].copy_from_slice(&message_id.to_be_bytes());
+        let datagram = Bytes::from(datagram);
+        let timeout = self.parameters.initial_timeout(self.rng.random());
+        self.retransmission.start(
+            self.key(message_id),
+            datagram.clone(),
+            timeout,
+            self.parameters.max_retransmit,
+            now,
+        );
+        self.pending = Some(Pending {
+            message_id,
+            datagram: datagram.clone(),
+            ..pending
+        });
+        events.push(Event::Transmit(datagram));
+    }
+
     /// Sends `message` as the one request in flight: a CON under the
     /// retransmission timer (§4.2), or a NON sent once (§4.3).
     fn transmit(
@@ -583,6 +678,7 @@ impl ClientExchange {
             message_id,
             token,
             purpose,
+            datagram: datagram.clone(),
         });
         events.push(Event::Transmit(datagram));
     }

@@ -62,7 +62,10 @@ fn piggybacked_response_ends_the_exchange() {
     assert_eq!(request.header.get_type(), MessageType::Confirmable);
     assert_eq!(request.get_token().len(), 8);
     events.clear();
-    // Another token with the right message id is not the answer (§5.3.2).
+    // Another token with the right message id is not the answer (§5.3.2):
+    // the server answered an earlier exchange under that id from its
+    // deduplication (§4.5), and a retransmission would get the same. The
+    // request goes again at once, under a new id.
     let mut stranger = request.clone();
     stranger.set_token(vec![1]);
     exchange.on_datagram(
@@ -71,6 +74,26 @@ fn piggybacked_response_ends_the_exchange() {
         &mut events,
     );
     assert!(responses(&events).is_empty() && !exchange.is_finished());
+    let again = sent(&events);
+    assert_eq!(again.len(), 1, "sent again at once: {events:?}");
+    let again = &again[0];
+    assert_ne!(again.header.message_id, request.header.message_id);
+    assert_eq!(again.get_token(), request.get_token());
+    assert_eq!(again.header.get_type(), MessageType::Confirmable);
+    assert_eq!(again.payload, request.payload);
+    assert_eq!(
+        again.get_option(CoapOption::UriPath),
+        request.get_option(CoapOption::UriPath)
+    );
+    events.clear();
+    // The stale answer to the old id is ignored now.
+    exchange.on_datagram(
+        &piggybacked(&stranger, ResponseType::Content, |_| {}),
+        now,
+        &mut events,
+    );
+    assert!(events.is_empty(), "{events:?}");
+    let request = again.clone();
     exchange.on_datagram(
         &piggybacked(&request, ResponseType::Content, |r| {
             r.payload = b"on".to_vec()
@@ -522,4 +545,33 @@ fn garbage_and_endless_blocks_are_survived() {
         "{events:?}"
     );
     assert!(exchange.is_finished());
+}
+
+/// Exchanges on one endpoint continue one another's message ids (RFC 7252
+/// §4.4, §4.5), whatever their seeds.
+#[test]
+fn a_later_exchange_continues_the_message_ids() {
+    let now = Instant::now();
+    let mut events = Vec::new();
+    let mut first =
+        ClientExchange::start(peer(), get("a"), Default::default(), 1, now, &mut events);
+    let request = sent(&events).remove(0);
+    let answer = piggybacked(&request, ResponseType::Content, |_| {});
+    events.clear();
+    first.on_datagram(&answer, now, &mut events);
+    assert!(first.is_finished());
+    let next = first.next_message_id();
+    assert_eq!(next, request.header.message_id.wrapping_add(1));
+    events.clear();
+    let second = ClientExchange::start_from(
+        peer(),
+        get("b"),
+        Default::default(),
+        1,
+        next,
+        now,
+        &mut events,
+    );
+    assert_eq!(sent(&events)[0].header.message_id, next);
+    assert_eq!(second.next_message_id(), next.wrapping_add(1));
 }

@@ -9,18 +9,17 @@
 //! answered from the cache while fresh (§5.6.1, Max-Age the seconds left,
 //! §5.7.1) or revalidated with the kept ETag once stale (§5.6.2); any other
 //! method forgets what was kept for the resource; one request at a time per
-//! device (NSTART = 1, §4.7); the client core ([`driver::exchange`]) does
-//! the upstream block-wise, within the proxy's timeout.
+//! device (NSTART = 1, §4.7); the client core (through [`CrossProxy::send`], over UDP or a
+//! DTLS session) does the upstream block-wise, within the proxy's timeout.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use coap_lite::{CoapOption, MessageClass, Packet, RequestType, ResponseType};
 
 use super::{ACCEPT, CrossProxy, ETAG, IF_MATCH, URI_HOST, URI_PATH, URI_QUERY};
 use super::{Busy, Lookup, proxy_allow, resolve};
-use crate::client::driver::{self, DriveError};
+use crate::client::driver::DriveError;
 use crate::client::exchange::Request;
 use crate::client::uri::{CoapUri, Scheme};
 
@@ -63,9 +62,11 @@ impl CrossProxy {
         mut request: Request,
         cacheable: bool,
     ) -> Result<Relayed, Unrelayed> {
-        if uri.scheme != Scheme::Coap {
+        if uri.scheme == Scheme::Coaps && self.settings.credentials.is_none() {
             return Err(Unrelayed::Unwilling(
-                "the proxy forwards to coap:// targets only".to_owned(),
+                "the proxy has no credentials for coaps:// targets ([http.proxy] psk_identity \
+                 and psk_key, or certificate and private_key)"
+                    .to_owned(),
             ));
         }
         let peer = resolve(uri)
@@ -91,7 +92,7 @@ impl CrossProxy {
         request.options = options;
 
         // The same key as the HTTP front's: one cache for both.
-        let resource = format!("{peer} {:?} {:?} {:?}", uri.uri_host(), uri.path, uri.query);
+        let resource = super::resource_key(uri, peer);
         let has = |number: u16| request.options.iter().any(|(n, _)| *n == number);
         let accept = request
             .options
@@ -135,8 +136,7 @@ impl CrossProxy {
         let Some(_busy) = Busy::claim(&self.busy, peer) else {
             return Err(Unrelayed::Busy(peer));
         };
-        let seed = self.seeds.fetch_add(1, Ordering::Relaxed);
-        let answer = driver::exchange(peer, request, self.parameters, seed, self.timeout).await;
+        let answer = self.send(uri, peer, request).await;
         match answer {
             Ok(response) => {
                 let (head, payload) = match cache_key {
