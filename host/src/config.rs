@@ -1158,6 +1158,26 @@ mod tests {
         let config: Config = toml::from_str(include_str!("../../examples/coapwasm.toml")).unwrap();
         config.validate().unwrap();
         let defaults = Config::default();
+        assert_eq!(config.http.bind, defaults.http.bind);
+        assert_eq!(config.http.max_in_flight, defaults.http.max_in_flight);
+        assert_eq!(config.http.proxy.allow, defaults.http.proxy.allow);
+        assert_eq!(
+            config.http.proxy.cache_entries,
+            defaults.http.proxy.cache_entries
+        );
+        assert_eq!(
+            config.http.proxy.dtls_sessions,
+            defaults.http.proxy.dtls_sessions
+        );
+        assert_eq!(config.http.proxy.coap, defaults.http.proxy.coap);
+        assert_eq!(
+            config.http.exchange_log.enabled,
+            defaults.http.exchange_log.enabled
+        );
+        assert_eq!(
+            config.http.exchange_log.max_watchers,
+            defaults.http.exchange_log.max_watchers
+        );
         assert_eq!(config.bind, defaults.bind);
         assert_eq!(config.plugins, defaults.plugins);
         assert_eq!(config.data_dir, defaults.data_dir);
