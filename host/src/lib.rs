@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod observation_store;
 pub mod plugin_folder;
 pub mod reload;
+pub mod remote_changes;
 pub mod resource_directory;
 pub mod router;
 pub mod runtime;

@@ -77,7 +77,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone());
     if let Some(url) = &config.kv.redis {
         let store = RedisStore::connect(url, Duration::from_millis(config.kv.timeout_ms))
-            .context("cannot use the shared key-value store")?;
+            .context("cannot use the shared key-value store")?
+            .with_host_id(config.host_id());
         tracing::info!(
             redis = store.shown(),
             host_id = config.host_id(),
@@ -129,6 +130,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
+    tokio::spawn(crate::remote_changes::follow(host.clone(), router.clone()));
     let observations_path = config.data_dir.join("observations.redb");
     let observation_store =
         Arc::new(ObservationStore::open(&observations_path).with_context(|| {
