@@ -23,6 +23,7 @@ pub mod identity;
 pub mod kv_store;
 pub mod message;
 pub mod metrics;
+pub mod observation_mirror;
 pub mod observation_store;
 pub mod plugin_folder;
 pub mod reload;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use coapwasm_tests::curl::curl;
 use coapwasm_tests::redis_server::{Persistence, RedisServer};
+use coapwasm_tests::server::free_fixed_port;
 use coapwasm_tests::{Code, Message, Peer, Server, Type, option};
 use serde_json::json;
 
@@ -216,6 +217,52 @@ fn a_flood_of_writes_through_b_is_paced_at_a() {
     assert!(
         answered_in < Duration::from_secs(1),
         "A took {answered_in:?} to answer a GET during the flood"
+    );
+}
+
+/// A host killed with SIGKILL and started again with the same host id, on
+/// the same address but a fresh data folder, still notifies the observer
+/// registered before the kill of a PUT through B.
+#[test]
+fn a_host_restarted_with_its_host_id_notifies_its_observers_again() {
+    let redis = RedisServer::start(Persistence::None);
+    let bind = format!("127.0.0.2:{}", free_fixed_port());
+    let mut a = host(&redis, &bind, "host-a", &["led"], "");
+    let b = host(&redis, "127.0.0.3:0", "host-b", &["led"], "");
+    let mut on_a = a.peer();
+    let token = observe(&mut on_a, "/led");
+    // The record is written within a batch window; a kill before it loses
+    // the registration, as it would a redb file's.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis.command(&["HLEN", "coapwasm:host:{host-a}:observations"]) != ":1\r\n" {
+        assert!(
+            Instant::now() < deadline,
+            "the observation never reached Redis"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    a.kill();
+    drop(a);
+
+    let a = host(&redis, &bind, "host-a", &["led"], "");
+    assert_eq!(a.addr(), on_a.server(), "the same address and port");
+    notifications_during(&on_a, &token, Duration::from_millis(700));
+    assert_eq!(put(&mut b.peer(), "/led", "on").code, Code::CHANGED);
+    let mut heard = None;
+    for _ in 0..10 {
+        match notification(&on_a, &token, NOTIFIED_WITHIN) {
+            Some(message) if state(&message) == "on" => {
+                heard = Some(message);
+                break;
+            }
+            Some(_) => continue,
+            None => break,
+        }
+    }
+    assert!(
+        heard.is_some(),
+        "the observer registered before the kill heard nothing of the PUT; A:\n{}",
+        a.stderr()
     );
 }
 

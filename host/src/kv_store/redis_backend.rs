@@ -91,6 +91,17 @@ impl RedisStore {
         self
     }
 
+    /// A handle on the shared connection, for the host's own records
+    /// (`observation_mirror.rs`).
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The most one operation may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Where it is, for logs.
     pub fn shown(&self) -> &str {
         &self.shown
