@@ -6,7 +6,8 @@
 //! is paced at A; a host killed and started again with its host id, on a
 //! fresh data folder, still notifies the observers registered before; with
 //! Redis gone local observers are served, and once it is back a PUT on B
-//! reaches A again.
+//! reaches A again; an observer registered through an nginx UDP balancer
+//! hears PUTs made through either host (skipped without nginx).
 //!
 //! Every observer is a `Peer`, a UDP socket connected to the host it
 //! registered with: the kernel hands it only datagrams from that address
@@ -315,4 +316,115 @@ fn with_redis_down_local_observers_are_served_and_the_feed_comes_back() {
         "A's observer of /led heard nothing of B's PUT after Redis came back; A:\n{}",
         a.stderr()
     );
+}
+
+/// nginx killed when the test ends, whatever happens.
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Through an nginx `stream` balancer with source-address affinity (as
+/// `examples/nginx-coap-udp.conf`, no `proxy_responses`): an observer
+/// registered through it hears PUTs made directly through either host, every
+/// notification from the balancer's address. Skipped where nginx is not
+/// installed (Debian: nginx-core, libnginx-mod-stream).
+#[test]
+fn through_an_nginx_balancer_an_observer_hears_every_host() {
+    let Ok(found) = std::process::Command::new("nginx").arg("-v").output() else {
+        eprintln!("nginx is not installed: skipped");
+        return;
+    };
+    assert!(found.status.success());
+    let redis = RedisServer::start(Persistence::None);
+    let a = host(&redis, "127.0.0.2:0", "host-a", &["led"], "");
+    let b = host(&redis, "127.0.0.3:0", "host-b", &["led"], "");
+    let dir = coapwasm_tests::temp_dir::TempDir::new();
+    let port = free_fixed_port();
+    let module = "/usr/lib/nginx/modules/ngx_stream_module.so";
+    let load = if std::path::Path::new(module).exists() {
+        format!("load_module {module};\n")
+    } else {
+        String::new()
+    };
+    let config = format!(
+        "{load}daemon off;\nmaster_process off;\npid {dir}/nginx.pid;\nerror_log {dir}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         stream {{\n  upstream fleet {{ hash $remote_addr consistent; server {a}; server {b}; }}\n\
+           server {{ listen 127.0.0.1:{port} udp; proxy_pass fleet; proxy_timeout 60s; }}\n}}\n",
+        dir = dir.path().display(),
+        a = a.addr(),
+        b = b.addr(),
+    );
+    let config_path = dir.path().join("nginx.conf");
+    std::fs::write(&config_path, config).unwrap();
+    let _nginx = Nginx(
+        std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&config_path)
+            .arg("-p")
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    let balancer = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    // Until nginx listens, a CoAP ping (an empty CON, answered with a Reset
+    // by the host behind it) is refused or unanswered: a bounded number.
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe.connect(balancer).unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let listening = (0..50).any(|_| {
+        let _ = probe.send(&Message::new(Type::Con, Code::EMPTY, 7).encode());
+        let mut buffer = [0u8; 64];
+        let answered = probe.recv(&mut buffer).is_ok();
+        if !answered {
+            thread::sleep(Duration::from_millis(50));
+        }
+        answered
+    });
+    assert!(
+        listening,
+        "nginx never answered: {}",
+        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+    );
+    let mut on_balancer = Peer::new(balancer);
+    let request = on_balancer
+        .con(Code::GET, "/led")
+        .uint_option(option::OBSERVE, 0);
+    let registered = on_balancer.exchange(&request);
+    assert_eq!(registered.code, Code::CONTENT, "{registered}");
+    thread::sleep(Duration::from_millis(500));
+    notifications_during(&on_balancer, &request.token, Duration::from_millis(200));
+
+    for (through, state_put) in [(&a, "on"), (&b, "off"), (&a, "on"), (&b, "off")] {
+        assert_eq!(
+            put(&mut through.peer(), "/led", state_put).code,
+            Code::CHANGED
+        );
+        let mut heard = false;
+        for _ in 0..10 {
+            match notification(&on_balancer, &request.token, NOTIFIED_WITHIN) {
+                Some(message) if state(&message) == state_put => {
+                    heard = true;
+                    break;
+                }
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        assert!(
+            heard,
+            "no notification of {state_put} (PUT through {}) through nginx",
+            through.addr()
+        );
+    }
 }
