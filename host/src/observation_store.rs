@@ -2,16 +2,21 @@
 //! libcoap does the same): who observes what, by socket. Written by a thread
 //! of its own that batches changes into one transaction, so that a thousand
 //! registrations cost the socket loop no disk waits.
+//!
+//! A host in a fleet (Redis configured) keeps them in Redis too, under its
+//! host id, and restores them from there (`observation_mirror.rs`).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use redb::{Database, ReadableDatabase, TableDefinition};
 
 use crate::exchange::observe::ObserverKey;
 use crate::message::Token;
+use crate::observation_mirror::Mirror;
 
 /// (local socket, client endpoint, token) → (path, Accept or u32::MAX).
 const OBSERVATIONS: TableDefinition<(&str, &str, &[u8]), (&str, u32)> =
@@ -48,6 +53,10 @@ pub struct StoredObservation {
 pub struct ObservationStore {
     db: std::sync::Arc<Database>,
     changes: mpsc::Sender<Change>,
+    mirror: Option<Arc<Mirror>>,
+    /// What Redis held at start, by socket, handed out by `load` in place
+    /// of the file's.
+    restored: Option<Mutex<HashMap<SocketAddr, Vec<StoredObservation>>>>,
 }
 
 impl ObservationStore {
@@ -63,11 +72,45 @@ impl ObservationStore {
             .name("observation-store".to_owned())
             .spawn(move || write_batches(&writer_db, received))
             .map_err(redb::Error::Io)?;
-        Ok(ObservationStore { db, changes })
+        Ok(ObservationStore {
+            db,
+            changes,
+            mirror: None,
+            restored: None,
+        })
+    }
+
+    /// The same store, recording into `mirror` too, and restoring what
+    /// `restored` holds (if Redis answered at start) rather than the file's.
+    pub fn with_mirror(
+        mut self,
+        mirror: Arc<Mirror>,
+        restored: Option<HashMap<SocketAddr, Vec<StoredObservation>>>,
+    ) -> ObservationStore {
+        self.mirror = Some(mirror);
+        self.restored = restored.map(Mutex::new);
+        self
     }
 
     /// The observations recorded for the socket bound to `local`.
     pub fn load(&self, local: SocketAddr) -> Result<Vec<StoredObservation>, redb::Error> {
+        if let Some(restored) = &self.restored {
+            let found = restored
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&local)
+                .unwrap_or_default();
+            // The file follows, for a start while Redis is unreachable.
+            for observation in &found {
+                let _ = self.changes.send(Change::Put {
+                    local: local.to_string(),
+                    key: observation.key,
+                    path: observation.path.clone(),
+                    accept: observation.accept,
+                });
+            }
+            return Ok(found);
+        }
         let local = local.to_string();
         let txn = self.db.begin_read()?;
         let table = txn.open_table(OBSERVATIONS)?;
@@ -93,6 +136,9 @@ impl ObservationStore {
 
     /// Records an observation (soon, on the writer thread).
     pub fn put(&self, local: SocketAddr, key: ObserverKey, path: &str, accept: Option<u16>) {
+        if let Some(mirror) = &self.mirror {
+            mirror.put(local, &key, path, accept);
+        }
         let _ = self.changes.send(Change::Put {
             local: local.to_string(),
             key,
@@ -103,6 +149,9 @@ impl ObservationStore {
 
     /// Forgets an observation (soon, on the writer thread).
     pub fn delete(&self, local: SocketAddr, key: ObserverKey) {
+        if let Some(mirror) = &self.mirror {
+            mirror.delete(local, &key);
+        }
         let _ = self.changes.send(Change::Delete {
             local: local.to_string(),
             key,

@@ -77,7 +77,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         HostContext::new(config.device_id.clone(), Arc::new(kv)).with_metrics(metrics.clone());
     if let Some(url) = &config.kv.redis {
         let store = RedisStore::connect(url, Duration::from_millis(config.kv.timeout_ms))
-            .context("cannot use the shared key-value store")?;
+            .context("cannot use the shared key-value store")?
+            .with_host_id(config.host_id());
         tracing::info!(
             redis = store.shown(),
             host_id = config.host_id(),
@@ -129,14 +130,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
+    tokio::spawn(crate::remote_changes::follow(host.clone(), router.clone()));
     let observations_path = config.data_dir.join("observations.redb");
-    let observation_store =
-        Arc::new(ObservationStore::open(&observations_path).with_context(|| {
-            format!(
-                "cannot open the observation store {}",
-                observations_path.display()
-            )
-        })?);
+    let mut observation_store = ObservationStore::open(&observations_path).with_context(|| {
+        format!(
+            "cannot open the observation store {}",
+            observations_path.display()
+        )
+    })?;
+    if let Some(shared) = &host.shared_kv {
+        // A host of a fleet keeps its observations under its host id, where
+        // a replacement with the same id finds them.
+        let (store, id) = (shared.store(), config.host_id());
+        let restored =
+            match crate::observation_mirror::load(store.connection(), id, store.timeout()).await {
+                Ok(found) => Some(found),
+                Err(error) => {
+                    tracing::warn!(
+                        "cannot read this host's observations from Redis ({error}): restoring \
+                         those of {}",
+                        observations_path.display()
+                    );
+                    None
+                }
+            };
+        let mirror =
+            crate::observation_mirror::Mirror::start(store.connection(), id, store.timeout());
+        observation_store = observation_store.with_mirror(mirror, restored);
+    }
+    let observation_store = Arc::new(observation_store);
     let log = &config.http.exchange_log;
     let exchange_log = Arc::new(crate::exchange_log::ExchangeLog::new(log.max_watchers));
     if log.enabled

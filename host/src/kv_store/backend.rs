@@ -27,6 +27,11 @@ impl SharedKv {
     pub fn store(&self) -> &Arc<RedisStore> {
         &self.store
     }
+
+    /// Whether the namespace of the plugin called `name` is in Redis.
+    pub fn shares(&self, name: &str) -> bool {
+        self.namespaces.contains(name)
+    }
 }
 
 /// The namespace of the plugin called `name`, holding at most `quota`

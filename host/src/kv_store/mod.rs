@@ -19,6 +19,7 @@
 //! (`backend.rs`, `redis_backend.rs`).
 
 mod backend;
+mod change_feed;
 mod integer_text;
 mod key_layout;
 mod namespace;
@@ -36,6 +37,7 @@ use redb::{Database, TableDefinition};
 use thiserror::Error;
 
 pub use backend::{PluginNamespace, SharedKv, plugin_namespace};
+pub use change_feed::Heard;
 pub use namespace::Namespace;
 use namespace::SharedUsage;
 use read_cache::ReadCache;

@@ -11,9 +11,8 @@
 //!
 //! Writes go through the Lua scripts of `redis_scripts.rs`, which keep the
 //! namespace's quota in Redis, atomically with the write. Every write that
-//! succeeded passes through [`RedisNamespace::written`]: where the change
-//! can be published to other hosts (cross-host Observe), or a `PUBLISH`
-//! added to the scripts to make it atomic with the write itself.
+//! succeeded passes through [`RedisNamespace::written`], which tells the
+//! other hosts of the fleet (`change_feed.rs`), for their observers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +21,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, ErrorKind, RedisError, ServerErrorKind};
 
+use super::change_feed::{self, Heard, Publisher};
 use super::key_layout::KeyLayout;
 use super::outage::{Outage, Transition};
 use super::quota::rearmed;
@@ -30,7 +30,11 @@ use super::{KvError, MAX_KEY_LEN, MAX_VALUE_LEN};
 
 /// The connection to one Redis server, shared by every shared namespace.
 pub struct RedisStore {
+    client: redis::Client,
     connection: ConnectionManager,
+    /// Who this host is in the fleet's change feed.
+    host_id: String,
+    publisher: Publisher,
     /// The most one operation may take, connecting included.
     timeout: Duration,
     /// The server, as logs show it: without a password.
@@ -56,10 +60,13 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| KvError::Storage(format!("Redis at {}: {e}", shown(url))))?;
         Ok(RedisStore {
+            client,
             connection,
+            host_id: String::new(),
+            publisher: Publisher::default(),
             timeout,
             shown: shown(url),
             outage: Outage::default(),
@@ -78,9 +85,61 @@ impl RedisStore {
         }
     }
 
+    /// The same store, naming this host `host_id` in the change feed.
+    pub fn with_host_id(mut self, host_id: &str) -> RedisStore {
+        self.host_id = host_id.to_owned();
+        self
+    }
+
+    /// A handle on the shared connection, for the host's own records
+    /// (`observation_mirror.rs`).
+    pub fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The most one operation may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Where it is, for logs.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Follows the changes other hosts make, for ever: `heard` is called
+    /// for each, and after each (re)subscription (`change_feed.rs`).
+    pub async fn follow_changes(&self, heard: impl Fn(Heard)) {
+        change_feed::follow(
+            self.client.clone(),
+            self.connection.clone(),
+            self.host_id.clone(),
+            self.timeout,
+            heard,
+        )
+        .await;
+    }
+
+    /// Tells the other hosts that `namespace` changed, in the background;
+    /// writes made while a message is on its way make one more message.
+    fn announce(self: &Arc<Self>, namespace: &Arc<str>) {
+        if !self.publisher.begin(namespace) {
+            return;
+        }
+        let store = self.clone();
+        let namespace = namespace.clone();
+        tokio::spawn(async move {
+            loop {
+                // A failure is the outage `run` logs; the other hosts
+                // resync when their subscription comes back.
+                let _ = store
+                    .run(async |c| change_feed::publish(c, &namespace, &store.host_id).await)
+                    .await;
+                if !store.publisher.again(&namespace) {
+                    break;
+                }
+            }
+        });
     }
 
     /// Runs one operation within the timeout, and keeps track of outages.
@@ -324,10 +383,10 @@ impl RedisNamespace {
     }
 
     /// After every successful write of `key`, which left the namespace
-    /// holding `used` bytes: the one place where a change can be published
-    /// to the other hosts. Re-arms the quota's log line once the namespace
-    /// is well under its quota again.
+    /// holding `used` bytes: tells the other hosts, and re-arms the quota's
+    /// log line once the namespace is well under its quota again.
     fn written(&self, _key: &str, used: u64) {
+        self.store.announce(&self.name);
         if rearmed(self.quota, used) {
             self.warned.store(false, Ordering::Relaxed);
         }
