@@ -43,6 +43,16 @@ if ! command -v redis-server >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server </dev/null
 fi
 
+# nginx with its stream module: the UDP balancer with source-address
+# affinity of examples/nginx-coap-udp.conf, which the fleet_observe test
+# runs on loopback (its own config and ports; Debian's default site, where
+# a service manager starts it, is not used).
+if ! command -v nginx >/dev/null || [ ! -e /usr/lib/nginx/modules/ngx_stream_module.so ]; then
+    log "installing nginx-core and libnginx-mod-stream (for the balancer test)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-core libnginx-mod-stream </dev/null
+fi
+
 # aiocoap, a second real client (Python) for the Observe tests
 # (tests/clients/aiocoap_observe.py). Pinned, so the tests meet a known version.
 # Its `aiocoap-rd` entry point is the Resource Directory of the
