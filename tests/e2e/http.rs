@@ -3,65 +3,13 @@
 //! discovery, whole large bodies, the access policy, CoAP observers hearing
 //! HTTP changes, and the front's bounds.
 
-use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use coapwasm_tests::Server;
 use coapwasm_tests::artifacts::binary;
-use coapwasm_tests::temp_dir::TempDir;
-
-/// What curl got.
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// `curl ARGS URL`, bounded in time.
-fn curl(args: &[&str], url: &str) -> Reply {
-    let dir = TempDir::new();
-    let headers_file = dir.path().join("headers");
-    let body_file = dir.path().join("body");
-    let output = Command::new("curl")
-        .args(["-s", "--max-time", "30", "-o"])
-        .arg(&body_file)
-        .arg("-D")
-        .arg(&headers_file)
-        .args(["-w", "%{http_code}"])
-        .args(args)
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .expect("curl (Debian: curl)");
-    let status: u16 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("curl {args:?} {url}: {output:?}"));
-    let headers = std::fs::read_to_string(&headers_file)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: std::fs::read(&body_file).unwrap_or_default(),
-    }
-}
+use coapwasm_tests::curl::{Reply, curl};
+use coapwasm_tests::event_stream::EventStream;
 
 const TEXT: &str = "Content-Type: text/plain";
 
@@ -320,68 +268,15 @@ fn bounds() {
     );
 }
 
-/// A `curl -N` reading an event stream: its lines as they come.
-struct EventStream {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
+/// (id, event, data) of the next event, as these tests compare them.
+trait NextEvent {
+    fn next_event(&self, within: Duration) -> Option<(u64, String, String)>;
 }
 
-impl EventStream {
-    fn open(url: &str, accept: &str) -> EventStream {
-        let mut child = Command::new("curl")
-            .args([
-                "-sN",
-                "--max-time",
-                "60",
-                "-H",
-                &format!("Accept: {accept}"),
-                url,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("curl");
-        let stdout = child.stdout.take().unwrap();
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-                let Ok(line) = line else { break };
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        EventStream { child, lines }
-    }
-
-    /// The next event's (id, event, data), within `within`.
+impl NextEvent for EventStream {
     fn next_event(&self, within: Duration) -> Option<(u64, String, String)> {
-        let deadline = Instant::now() + within;
-        let (mut id, mut event, mut data) = (None, String::new(), Vec::new());
-        loop {
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let line = self.lines.recv_timeout(left).ok()?;
-            if line.is_empty() {
-                if !data.is_empty() {
-                    return Some((id.unwrap_or(0), event, data.join("\n")));
-                }
-                continue;
-            }
-            if let Some(value) = line.strip_prefix("id: ") {
-                id = value.parse().ok();
-            } else if let Some(value) = line.strip_prefix("event: ") {
-                event = value.to_owned();
-            } else if let Some(value) = line.strip_prefix("data: ") {
-                data.push(value.to_owned());
-            }
-        }
-    }
-}
-
-impl Drop for EventStream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.next(within)
+            .map(|event| (event.id.unwrap_or(0), event.event, event.data))
     }
 }
 

@@ -4,71 +4,14 @@
 //! both ways; the allow-list (403), an unreachable device (502), a silent
 //! one (504 within `timeout_ms`) and NSTART (503).
 
-use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use coapwasm_tests::Server;
+use coapwasm_tests::curl::curl;
 use coapwasm_tests::temp_dir::TempDir;
-
-struct Reply {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
-}
-
-/// `curl ARGS URL`, bounded in time. `--path-as-is` keeps the target's
-/// `//` as it is.
-fn curl(args: &[&str], url: &str) -> Reply {
-    let dir = TempDir::new();
-    let headers_file = dir.path().join("headers");
-    let body_file = dir.path().join("body");
-    let output = Command::new("curl")
-        .args(["-s", "--path-as-is", "--max-time", "30", "-o"])
-        .arg(&body_file)
-        .arg("-D")
-        .arg(&headers_file)
-        .args(["-w", "%{http_code}"])
-        .args(args)
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .expect("curl (Debian: curl)");
-    let status: u16 = String::from_utf8_lossy(&output.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("curl {args:?} {url}: {output:?}"));
-    let headers = std::fs::read_to_string(&headers_file)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: std::fs::read(&body_file).unwrap_or_default(),
-    }
-}
 
 /// A proxy host serving HTTP, configured by `toml`.
 fn proxy(toml: &str) -> Server {

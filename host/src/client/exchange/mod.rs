@@ -617,21 +617,35 @@ impl ClientExchange {
         let mut datagram = pending.datagram.to_vec();
         // The message id is the header's third and fourth bytes (§3).
         datagram[2..4].copy_from_slice(&message_id.to_be_bytes());
-        let datagram = Bytes::from(datagram);
-        let timeout = self.parameters.initial_timeout(self.rng.random());
-        self.retransmission.start(
-            self.key(message_id),
-            datagram.clone(),
-            timeout,
-            self.parameters.max_retransmit,
-            now,
-        );
-        self.pending = Some(Pending {
+        let pending = Pending {
             message_id,
-            datagram: datagram.clone(),
+            datagram: Bytes::from(datagram),
             ..pending
-        });
-        events.push(Event::Transmit(datagram));
+        };
+        self.send_pending(pending, true, now, events);
+    }
+
+    /// Sends `pending`'s datagram and keeps it as the message in flight,
+    /// under the retransmission timer if it is a CON (§4.2).
+    fn send_pending(
+        &mut self,
+        pending: Pending,
+        confirmable: bool,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) {
+        if confirmable {
+            let timeout = self.parameters.initial_timeout(self.rng.random());
+            self.retransmission.start(
+                self.key(pending.message_id),
+                pending.datagram.clone(),
+                timeout,
+                self.parameters.max_retransmit,
+                now,
+            );
+        }
+        events.push(Event::Transmit(pending.datagram.clone()));
+        self.pending = Some(pending);
     }
 
     /// Sends `message` as the one request in flight: a CON under the
@@ -664,23 +678,13 @@ impl ClientExchange {
                 );
             }
         };
-        if confirmable {
-            let timeout = self.parameters.initial_timeout(self.rng.random());
-            self.retransmission.start(
-                self.key(message_id),
-                datagram.clone(),
-                timeout,
-                self.parameters.max_retransmit,
-                now,
-            );
-        }
-        self.pending = Some(Pending {
+        let pending = Pending {
             message_id,
             token,
             purpose,
-            datagram: datagram.clone(),
-        });
-        events.push(Event::Transmit(datagram));
+            datagram,
+        };
+        self.send_pending(pending, confirmable, now, events);
     }
 
     /// The request's next message: its options, the block of the upload
