@@ -11,6 +11,10 @@ use serde::Deserialize;
 use crate::access::{PlainCoap, Policy, Rule};
 use crate::message::TransmissionParameters;
 
+/// The most socket loops per address: a reuseport group is capped far
+/// higher, but more loops than cores only add threads.
+pub const MAX_LOOPS: usize = 256;
+
 /// Everything the host can be told. Every field has a default, so an empty TOML
 /// file (or none at all) is a valid configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -21,6 +25,13 @@ pub struct Config {
     /// 7252 §6.1 port). Empty (`bind = []`) turns plain coap off, which needs
     /// coaps.
     pub bind: Vec<SocketAddr>,
+    /// Socket loops per address (coap and coaps): each its own socket
+    /// (`SO_REUSEPORT`) on a thread of its own with a current-thread
+    /// runtime, a peer always served by the same loop. Default 0: one per
+    /// core. The per-address limits (`runtime.max_pending_requests`,
+    /// `observe.max_total`, `coaps.max_sessions`, `coaps.max_handshakes`)
+    /// are shared evenly among an address's loops.
+    pub loops: usize,
     /// The folder whose `*.wasm` components are the resources. Default `plugins`.
     pub plugins: PathBuf,
     /// A `tracing` filter such as `info` or `coapwasm=debug`. Default `info`.
@@ -823,6 +834,12 @@ pub struct RuntimeConfig {
     /// Instances of one plugin that may run at once; further requests to it
     /// wait for one to come free. Default 8.
     pub max_instances_per_plugin: usize,
+    /// Instances of a plugin that none of its calls needed for this long
+    /// are released, their memory returned; a later call makes a new one
+    /// (tens of microseconds for a Rust plugin, milliseconds for Python or
+    /// JavaScript). No instance is kept after a plugin loads. Default 60;
+    /// 0 keeps idle instances for good.
+    pub idle_instance_release_s: u64,
     /// Wall-clock time one call into a plugin may take before the host gives
     /// up on it and answers 5.03. Default 10000.
     pub call_timeout_ms: u64,
@@ -873,6 +890,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             bind: vec![SocketAddr::from(([0u16; 8], 5683))],
+            loops: 0,
             plugins: PathBuf::from("plugins"),
             log_level: "info".to_owned(),
             data_dir: PathBuf::from("coapwasm-data"),
@@ -908,6 +926,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_instances_per_plugin: 8,
+            idle_instance_release_s: 60,
             call_timeout_ms: 10_000,
             max_cpu_ms_per_call: 1000,
             max_memory_bytes: 64 * 1024 * 1024,
@@ -938,8 +957,21 @@ impl Config {
         self.host_id.as_deref().unwrap_or(&self.device_id)
     }
 
+    /// Socket loops per address: `loops`, or one per core when 0.
+    pub fn loop_count(&self) -> usize {
+        match self.loops {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// Rejects values that would make the host misbehave rather than fail.
     pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.loops <= MAX_LOOPS,
+            "loops: {} is more than {MAX_LOOPS}",
+            self.loops
+        );
         if let Some(url) = &self.kv.redis {
             anyhow::ensure!(
                 url.starts_with("redis://") || url.starts_with("redis+unix://"),

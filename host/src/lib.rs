@@ -20,6 +20,7 @@ pub mod exchange;
 pub mod exchange_log;
 pub mod http;
 pub mod identity;
+pub mod idle_instances;
 pub mod kv_store;
 pub mod message;
 pub mod metrics;

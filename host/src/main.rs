@@ -81,6 +81,10 @@ struct ServeArgs {
     /// A UDP address to serve on; repeat for several. Default [::]:5683.
     #[arg(long, value_name = "ADDR")]
     bind: Vec<SocketAddr>,
+    /// Socket loops per address, each on a core of its own. Default 0: one
+    /// per core.
+    #[arg(long, value_name = "N")]
+    loops: Option<usize>,
     /// A UDP address to serve coaps (DTLS) on; repeat for several. Default
     /// [::]:5684 once coaps credentials are configured.
     #[arg(long, value_name = "ADDR")]
@@ -141,6 +145,9 @@ impl ServeArgs {
         };
         if !self.bind.is_empty() {
             config.bind = self.bind;
+        }
+        if let Some(loops) = self.loops {
+            config.loops = loops;
         }
         if !self.bind_coaps.is_empty() {
             config.coaps.bind = Some(self.bind_coaps);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::exchange::ExchangeLayer;
@@ -40,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     // Bind before the slow part, so that a port in use fails at once.
     let dtls = config.coaps.dtls_config()?;
+    let loops = config.loop_count();
     let mut sockets = Vec::new();
     let coaps = config
         .coaps
@@ -47,18 +47,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .into_iter()
         .map(|address| (address, true));
     for (address, secure) in config.bind.iter().map(|&a| (a, false)).chain(coaps) {
-        let socket = match socket::bind(address) {
-            Ok(socket) => socket,
+        let group = match socket::bind(address, loops) {
+            Ok(group) => group,
             // A kernel without IPv6 cannot make the dual-stack socket of the
             // default: serve IPv4 rather than nothing.
             Err(error) if is_ipv6_unavailable(address, &error) => {
                 let v4 = SocketAddr::from(([0, 0, 0, 0], address.port()));
                 tracing::warn!("IPv6 is not available ({error}); serving {v4} only");
-                socket::bind(v4).map_err(|error| bind_error(v4, error))?
+                socket::bind(v4, loops).map_err(|error| bind_error(v4, error))?
             }
             Err(error) => return Err(bind_error(address, error)),
         };
-        sockets.push((socket, secure));
+        sockets.push((group, secure));
     }
 
     let mut http_listeners = Vec::new();
@@ -130,6 +130,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let debounce = Duration::from_millis(config.reload.debounce_ms);
     tokio::spawn(sampler::run(router.clone(), host.clone()));
+    if config.runtime.idle_instance_release_s > 0 {
+        tokio::spawn(crate::idle_instances::run(
+            router.clone(),
+            Duration::from_secs(config.runtime.idle_instance_release_s),
+        ));
+    }
     tokio::spawn(crate::remote_changes::follow(host.clone(), router.clone()));
     let observations_path = config.data_dir.join("observations.redb");
     let mut observation_store = ObservationStore::open(&observations_path).with_context(|| {
@@ -174,6 +180,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         host,
         observation_store,
         exchange_log,
+        spawner: tokio::runtime::Handle::current(),
     };
 
     let limits = EndpointLimits {
@@ -184,31 +191,48 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         uploads: config.upload_limits(),
     };
-    let mut endpoints = JoinSet::new();
+    let (ended, mut loop_ended) = tokio::sync::mpsc::unbounded_channel();
     let mut serving = Vec::new();
-    for (socket, secure) in sockets {
-        let local = socket.local_addr().context("socket has no local address")?;
+    for (group, secure) in sockets {
+        let local = group[0]
+            .local_addr()
+            .context("socket has no local address")?;
         serving.push((local, secure));
-        let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
-        let transport = match (&dtls, secure) {
-            (Some(dtls), true) => DatagramTransport::dtls(
-                DtlsEndpoint::new(dtls.clone()).context("cannot set up coaps")?,
-            ),
-            _ => DatagramTransport::Udp,
-        };
-        endpoints.spawn(socket::serve(
-            socket,
-            transport,
-            layer,
-            shared.clone(),
-            limits,
-        ));
+        let count = group.len();
+        // The address's limits, shared evenly among its loops: a peer is
+        // served by one loop only.
+        let limits = limits.shared_by(count);
+        let observations = Arc::default();
+        for (index, socket) in group.into_iter().enumerate() {
+            let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
+            let transport = match (&dtls, secure) {
+                (Some(dtls), true) => DatagramTransport::dtls(
+                    DtlsEndpoint::new(dtls.shared_by(count)).context("cannot set up coaps")?,
+                ),
+                _ => DatagramTransport::Udp,
+            };
+            socket::start_loop(
+                socket,
+                transport,
+                layer,
+                shared.clone(),
+                limits,
+                socket::LoopPlace {
+                    index,
+                    count,
+                    observations: Arc::clone(&observations),
+                },
+                ended.clone(),
+            )
+            .context("cannot start a socket loop")?;
+        }
         // Scripts and tests wait for these lines to learn the bound ports.
         if secure {
             println!("coaps listening on {local}");
         } else {
             println!("listening on {local}");
         }
+        tracing::debug!(%local, loops = count, "socket loops started");
     }
     for listener in http_listeners {
         let local = listener
@@ -274,9 +298,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     tokio::select! {
         () = shutdown_signal() => tracing::info!("shutting down"),
-        Some(ended) = endpoints.join_next() => {
-            ended.context("a socket task failed")?;
-        }
+        Some(error) = loop_ended.recv() => return Err(error).context("a socket loop failed"),
     }
     // A clean shutdown tells the directory at once (RFC 9176 §5.3.2) rather
     // than leaving lookups to find this host until the lifetime ends.

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 
 mod receive_batch;
 mod send_batch;
+pub mod steering;
 
 use receive_batch::ReceiveBuffers;
 
@@ -42,9 +43,38 @@ const RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
 /// The largest datagram read: the UDP maximum, so nothing is cut silently.
 const MAX_DATAGRAM: usize = 65_535;
 
-/// Binds a UDP socket. An unspecified IPv6 address (`[::]`) also accepts IPv4
-/// (dual stack), so one socket serves both families.
-pub fn bind(address: SocketAddr) -> io::Result<UdpSocket> {
+/// Binds a UDP socket for each of `loops` socket loops on `address`. An
+/// unspecified IPv6 address (`[::]`) also accepts IPv4 (dual stack), so one
+/// socket serves both families. With more than one loop the sockets share
+/// the address (`SO_REUSEPORT`) and a program steers each peer to one of
+/// them ([`steering`]); where it cannot be attached the address gets one loop.
+pub fn bind(address: SocketAddr, loops: usize) -> io::Result<Vec<std::net::UdpSocket>> {
+    if loops <= 1 {
+        return Ok(vec![bind_one(address, false)?.into()]);
+    }
+    // A port in use must still fail at once: sockets that all set
+    // SO_REUSEPORT would join another process's group (a second host of
+    // the same user) instead. A plain socket tells, and is closed at once.
+    let probe = bind_one(address, false)?;
+    let address = probe.local_addr()?.as_socket().unwrap_or(address);
+    drop(probe);
+    let first = bind_one(address, true)?;
+    if let Err(error) = steering::attach(&first, loops) {
+        tracing::warn!(
+            %address,
+            "cannot steer peers to socket loops ({error}): serving {address} with one loop"
+        );
+        drop(first);
+        return Ok(vec![bind_one(address, false)?.into()]);
+    }
+    let mut sockets = vec![first.into()];
+    for _ in 1..loops {
+        sockets.push(bind_one(address, true)?.into());
+    }
+    Ok(sockets)
+}
+
+fn bind_one(address: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(address),
         Type::DGRAM,
@@ -57,8 +87,61 @@ pub fn bind(address: SocketAddr) -> io::Result<UdpSocket> {
     // default receive buffer; the kernel caps this at net.core.rmem_max.
     let _ = socket.set_recv_buffer_size(RECEIVE_BUFFER);
     socket.set_nonblocking(true)?;
+    #[cfg(unix)]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&address.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket)
+}
+
+/// Where a loop stands among its address's loops.
+#[derive(Debug, Clone)]
+pub struct LoopPlace {
+    /// This loop's index, the order its socket was bound in.
+    pub index: usize,
+    /// The address's loops.
+    pub count: usize,
+    /// The observations of all the address's loops, which
+    /// `observe.max_total` bounds together.
+    pub observations: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Runs [`serve`] for `socket` on a thread of its own with a current-thread
+/// runtime, so that each loop has a core's worth of CPU and no scheduler's
+/// work stealing between its turns; calls that run long go to the host's
+/// shared runtime (`shared.spawner`). `ended` is sent once the loop stops
+/// (a panic included), which stops the host.
+pub fn start_loop(
+    socket: std::net::UdpSocket,
+    transport: DatagramTransport,
+    layer: MessageLayer,
+    shared: Shared,
+    limits: EndpointLimits,
+    place: LoopPlace,
+    ended: mpsc::UnboundedSender<io::Error>,
+) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("coap-loop-{}", place.index))
+        .spawn(move || {
+            struct Ended(mpsc::UnboundedSender<io::Error>);
+            impl Drop for Ended {
+                fn drop(&mut self) {
+                    let _ = self.0.send(io::Error::other("a socket loop stopped"));
+                }
+            }
+            let _ended = Ended(ended);
+            runtime.block_on(async move {
+                match UdpSocket::from_std(socket) {
+                    Ok(socket) => serve(socket, transport, layer, shared, limits, place).await,
+                    Err(error) => tracing::error!(%error, "cannot serve the socket"),
+                }
+            });
+        })?;
+    Ok(())
 }
 
 /// Limits of one socket's loop.
@@ -74,6 +157,19 @@ pub struct EndpointLimits {
     pub uploads: UploadLimits,
 }
 
+impl EndpointLimits {
+    /// These limits for one of `loops` loops of an address: the pending
+    /// requests shared evenly among them. An endpoint's own limits stay
+    /// whole, as each peer is served by one loop; the observations in all
+    /// are counted across the loops ([`LoopPlace::observations`]).
+    pub fn shared_by(self, loops: usize) -> EndpointLimits {
+        EndpointLimits {
+            max_pending_requests: self.max_pending_requests.div_ceil(loops.max(1)),
+            ..self
+        }
+    }
+}
+
 /// What the loop shares with the rest of the host.
 #[derive(Clone)]
 pub struct Shared {
@@ -85,6 +181,9 @@ pub struct Shared {
     pub observation_store: Arc<ObservationStore>,
     /// The tap for the log of CoAP exchanges (nothing unless watched).
     pub exchange_log: Arc<ExchangeLog>,
+    /// The host's multi-thread runtime, where calls that run long (and
+    /// proxied requests, and renderings) go, off the socket loop.
+    pub spawner: tokio::runtime::Handle,
 }
 
 /// Work that ran off the loop, coming back to it.
@@ -129,9 +228,6 @@ struct Endpoint {
     limits: EndpointLimits,
     completed: mpsc::UnboundedSender<Completion>,
     pending: usize,
-    // Calls running on tasks of their own: while there are any, the loop
-    // lets them run after each turn, as it is seldom idle under load.
-    spawned: usize,
     // The newest representation per observed (path, accept): what a slow
     // client gets once its last CON notification is acknowledged (§4.5.2).
     latest: HashMap<(String, Option<u16>), Packet>,
@@ -146,6 +242,7 @@ struct Endpoint {
     // The observations and DTLS sessions last added to the host's gauges.
     counted_observers: usize,
     counted_sessions: usize,
+    place: LoopPlace,
 }
 
 /// Serves one socket until the task is dropped.
@@ -155,6 +252,7 @@ pub async fn serve(
     layer: MessageLayer,
     shared: Shared,
     limits: EndpointLimits,
+    place: LoopPlace,
 ) {
     let (completed, mut completions) = mpsc::unbounded_channel();
     let local = socket
@@ -166,14 +264,13 @@ pub async fn serve(
         transport,
         local,
         layer,
-        observations: Observations::new(limits.observe),
+        observations: Observations::sharing(limits.observe, place.observations.clone()),
         pacing: NotificationPacing::new(limits.notification_interval),
         transfers: shared.exchanges.transfers(limits.uploads),
         shared,
         limits,
         completed,
         pending: 0,
-        spawned: 0,
         latest: HashMap::new(),
         actions: Vec::new(),
         queue: VecDeque::new(),
@@ -181,6 +278,7 @@ pub async fn serve(
         wire: Vec::new(),
         counted_observers: 0,
         counted_sessions: 0,
+        place,
     };
     endpoint.restore_observations();
 
@@ -231,9 +329,6 @@ pub async fn serve(
         endpoint.run_actions(Instant::now());
         endpoint.flush().await;
         endpoint.update_gauges();
-        if endpoint.spawned > 0 {
-            tokio::task::yield_now().await;
-        }
 
         // A timer that fired stays ready: it must be armed again, even when
         // nothing is due, or the loop would spin on it.
@@ -428,14 +523,13 @@ impl Endpoint {
             // the empty ACK if it takes long (§5.2.2).
             Dispatch::Proxy(call) => {
                 self.pending += 1;
-                self.spawned += 1;
                 let tally = Tally {
                     method,
                     plugin: None,
                     arrived: now,
                 };
                 let completed = self.completed.clone();
-                tokio::spawn(async move {
+                self.shared.spawner.spawn(async move {
                     let answer = call.run().await;
                     let _ = completed.send(Completion::Response {
                         exchange,
@@ -478,9 +572,8 @@ impl Endpoint {
                         return;
                     }
                 }
-                self.spawned += 1;
                 let completed = self.completed.clone();
-                tokio::spawn(async move {
+                self.shared.spawner.spawn(async move {
                     let answer = answer.await;
                     let _ = completed.send(Completion::Response {
                         exchange,
@@ -529,7 +622,6 @@ impl Endpoint {
                 answer,
                 tally,
             } => {
-                self.spawned -= 1;
                 self.on_answer(exchange, observe, answer, tally, Instant::now());
             }
             Completion::Representation {
@@ -681,7 +773,7 @@ impl Endpoint {
         important: bool,
     ) {
         let completed = self.completed.clone();
-        tokio::spawn(async move {
+        self.shared.spawner.spawn(async move {
             let response = call.run().await.response;
             let _ = completed.send(Completion::Representation {
                 path,
@@ -759,6 +851,11 @@ impl Endpoint {
                 return;
             }
         };
+        // The loop's own: those of the peers steered to it.
+        let stored: Vec<_> = stored
+            .into_iter()
+            .filter(|o| steering::loop_of(o.key.peer, self.place.count) == self.place.index)
+            .collect();
         let count = stored.len();
         let mut dropped = 0;
         for observation in stored {

@@ -39,3 +39,50 @@ fn idle_host_uses_no_cpu_after_serving_requests() {
     // idle host wakes for its epoch clock and sampler only.
     assert!(used < 40, "the idle host used {used} ticks of CPU in 2 s");
 }
+
+/// Resident memory of the process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server's /proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("a VmRSS line")
+}
+
+/// A plugin's instances that its traffic no longer needs are released:
+/// a burst of concurrent GETs to the Python `greeting` makes several
+/// instances (12 MiB of linear memory each), and after two idle periods
+/// (`idle_instance_release_s` 1 here) the host's resident memory is back
+/// down by at least one instance's worth, and the plugin still answers.
+#[test]
+fn idle_plugin_instances_are_released() {
+    let server = Server::builder()
+        .plugins(&["greeting"])
+        .config("[runtime]\nidle_instance_release_s = 1\n")
+        .start();
+    let peers: Vec<_> = (0..8).map(|_| server.peer()).collect();
+    // Concurrent, so that the calls overlap and each needs an instance.
+    std::thread::scope(|scope| {
+        for mut peer in peers {
+            scope.spawn(move || {
+                for _ in 0..4 {
+                    let response = peer.get("/greeting");
+                    assert_eq!(response.code, Code::CONTENT, "{response}");
+                }
+            });
+        }
+    });
+    let busy = rss_kib(server.pid());
+    std::thread::sleep(Duration::from_millis(2500));
+    let idle = rss_kib(server.pid());
+    assert!(
+        idle + 12 * 1024 < busy,
+        "resident memory {busy} KiB after the burst, {idle} KiB after 2.5 s idle: \
+         no instance released"
+    );
+    let response = server.peer().get("/greeting");
+    assert_eq!(response.payload_text(), "Hello, world!", "{response}");
+}

@@ -856,6 +856,72 @@ fn observations_survive_a_kill() {
     });
 }
 
+/// With several socket loops per address (`--loops`), each peer's
+/// datagrams reach one loop, and an observation restored after a restart
+/// is restored in that loop: a Reset to its first notification ends it
+/// (§3.6). Four loops and eight observers: an observation restored in
+/// another loop than its observer's datagrams reach would not see the
+/// Reset, and would notify again.
+#[test]
+fn restored_observations_live_in_the_loop_their_observer_reaches() {
+    let mut server = Server::builder()
+        .fixed_port()
+        .arg("--loops")
+        .arg("4")
+        .plugins(&["led"])
+        .start();
+    let mut observers: Vec<Peer> = (0..8).map(|_| server.peer()).collect();
+    let registrations: Vec<Registration> = observers
+        .iter_mut()
+        .map(|observer| register(observer, "/led"))
+        .collect();
+    // The host records observations in batches, one about every 50 ms.
+    thread::sleep(Duration::from_millis(300));
+    server.stop();
+    server.restart();
+
+    put_led(&mut server.peer(), "on");
+    for (observer, registration) in observers.iter().zip(&registrations) {
+        let notified = notification(observer, &registration.token, "after the restart");
+        reset(observer, &notified);
+    }
+    put_led(&mut server.peer(), "off");
+    for (i, observer) in observers.iter().enumerate() {
+        observer.expect_silence(
+            if i == 0 {
+                SILENCE
+            } else {
+                Duration::from_millis(50)
+            },
+            &format!("observer {i} reset its restored observation"),
+        );
+    }
+}
+
+/// §4.1: `max_total` bounds the observations of an address across all its
+/// socket loops, wherever its peers are steered: with 4 loops and a limit
+/// of 3, a fourth observation is refused whichever loop serves it.
+#[test]
+fn the_total_limit_holds_across_socket_loops() {
+    let server = Server::builder()
+        .config("[observe]\nmax_total = 3\n")
+        .arg("--loops")
+        .arg("4")
+        .plugins(&["led"])
+        .start();
+    let mut peers: Vec<Peer> = (0..8).map(|_| server.peer()).collect();
+    let mut accepted = 0;
+    for peer in &mut peers {
+        let request = observe_get(peer, "/led");
+        let response = peer.exchange(&request);
+        assert_eq!(response.code, Code::CONTENT, "{response}");
+        if response.option_value(option::OBSERVE).is_some() {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 3, "observations accepted of 8, with max_total 3");
+}
+
 // --- limits -----------------------------------------------------------------
 
 /// §4.1: past `max_per_endpoint` (2 here) a registration gets a plain 2.05

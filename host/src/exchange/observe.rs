@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::message::Token;
@@ -83,9 +85,12 @@ pub struct Notification {
     pub confirmable: bool,
 }
 
-/// Every observation of one socket.
+/// Every observation of one socket loop.
 pub struct Observations {
     policy: ObservePolicy,
+    // Observations of every loop of the address, held to `policy.total`
+    // together: a peer's loop is the kernel's choice, not the peer's.
+    address_total: Arc<AtomicUsize>,
     observers: HashMap<ObserverKey, Observer>,
     by_path: HashMap<String, BTreeSet<ObserverKey>>,
     per_endpoint: HashMap<SocketAddr, usize>,
@@ -95,8 +100,15 @@ pub struct Observations {
 impl Observations {
     /// No observations yet.
     pub fn new(policy: ObservePolicy) -> Self {
+        Self::sharing(policy, Arc::default())
+    }
+
+    /// No observations yet, counted toward `policy.total` in `address_total`
+    /// with those of the address's other loops.
+    pub fn sharing(policy: ObservePolicy, address_total: Arc<AtomicUsize>) -> Self {
         Observations {
             policy,
+            address_total,
             observers: HashMap::new(),
             by_path: HashMap::new(),
             per_endpoint: HashMap::new(),
@@ -115,14 +127,21 @@ impl Observations {
         sequence: u32,
         now: Instant,
     ) -> Result<(), Refused> {
-        let replacing = self.deregister(&key).is_some();
+        // A replacement keeps its place, so it cannot be refused.
+        let replacing = self.observers.contains_key(&key);
         if !replacing {
-            if self.observers.len() >= self.policy.total {
-                return Err(Refused::HostFull);
-            }
             if self.per_endpoint.get(&key.peer).copied().unwrap_or(0) >= self.policy.per_endpoint {
                 return Err(Refused::EndpointFull);
             }
+            let total = self.policy.total;
+            self.address_total
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < total).then_some(n + 1)
+                })
+                .map_err(|_| Refused::HostFull)?;
+        } else {
+            self.deregister(&key);
+            self.address_total.fetch_add(1, Ordering::AcqRel);
         }
         self.observers.insert(
             key,
@@ -146,6 +165,7 @@ impl Observations {
     /// notification that failed).
     pub fn deregister(&mut self, key: &ObserverKey) -> Option<Observer> {
         let observer = self.observers.remove(key)?;
+        self.address_total.fetch_sub(1, Ordering::AcqRel);
         if let Some(keys) = self.by_path.get_mut(&observer.path) {
             keys.remove(key);
             if keys.is_empty() {
@@ -270,6 +290,13 @@ impl Observations {
             .into_iter()
             .filter_map(|key| self.deregister(&key).map(|o| (key, o)))
             .collect()
+    }
+}
+
+impl Drop for Observations {
+    fn drop(&mut self) {
+        self.address_total
+            .fetch_sub(self.observers.len(), Ordering::AcqRel);
     }
 }
 

@@ -1,12 +1,9 @@
 //! One instantiated plugin: a store and the component's exports in it.
 
-use std::sync::Arc;
-
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::types::{PluginDescription, Request, Response, ResponseCode};
 use super::bindings::{Plugin as Exports, PluginPre};
-use super::member_listing::MemberListing;
 use super::resource_events::ResourceEvent;
 use super::state::PluginState;
 use crate::identity::Requester;
@@ -112,22 +109,6 @@ impl PluginInstance {
                 "changed() for paths not its own, or for too many members: ignored"
             );
         }
-    }
-
-    /// Gives the instance the plugin's identity once it has described itself.
-    pub fn identify(
-        &mut self,
-        name: Arc<str>,
-        namespace: crate::kv_store::PluginNamespace,
-        paths: Arc<[String]>,
-        members: Option<Arc<MemberListing>>,
-    ) {
-        let state = self.store.data_mut();
-        state.output.rename(name.clone());
-        state.name = name;
-        state.namespace = Some(namespace);
-        state.paths = paths;
-        state.members = members;
     }
 }
 

@@ -172,12 +172,9 @@ impl Plugin {
             .map(|r| r.path.clone())
             .collect();
         let members = MemberListing::open(&description, &runtime.host.kv).map(Arc::new);
-        instance.identify(
-            name.clone(),
-            namespace.clone(),
-            paths.clone(),
-            members.clone(),
-        );
+        // Not kept: an instance is megabytes, and a plugin may get no
+        // request for a long time. The first call makes one.
+        drop(instance);
         Ok(Plugin {
             file: file.to_path_buf(),
             content_hash,
@@ -188,7 +185,7 @@ impl Plugin {
             namespace,
             paths,
             members,
-            pool: InstancePool::new(limits.max_instances, instance),
+            pool: InstancePool::new(limits.max_instances),
             log_limiter,
             failure_log: LogLimiter::new(limits.log_burst, limits.log_lines_per_second),
             limits,
@@ -250,6 +247,17 @@ impl Plugin {
     /// Whether its calls are quick enough to run on the socket's task.
     pub fn placement(&self) -> &CallPlacement {
         &self.placement
+    }
+
+    /// Drops the instances that stayed idle since the last call (see
+    /// [`InstancePool::release_unneeded`]), and tells how many.
+    pub fn release_unneeded_instances(&self) -> usize {
+        self.pool.release_unneeded()
+    }
+
+    /// Idle instances kept now.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle_count()
     }
 
     /// Calls `handle` in an idle instance, or a new one if none is idle, for

@@ -114,12 +114,6 @@ impl PluginOutput {
         }
     }
 
-    /// Tags the lines written from now on with `plugin`: the name the
-    /// plugin gave in its description, instead of its file's.
-    pub fn rename(&self, plugin: Arc<str>) {
-        self.lock().plugin = plugin;
-    }
-
     /// Writes the last lines of a call that had no newline, and tells
     /// whether the plugin wrote to stderr during the call. Costs a lock and
     /// nothing else when the call printed nothing.

@@ -28,6 +28,19 @@ pub struct DtlsConfig {
     pub idle_timeout: Duration,
 }
 
+impl DtlsConfig {
+    /// This configuration for one of `loops` socket loops of an address:
+    /// the session and handshake limits shared evenly among them.
+    pub fn shared_by(&self, loops: usize) -> DtlsConfig {
+        let loops = loops.max(1);
+        DtlsConfig {
+            max_handshakes: self.max_handshakes.div_ceil(loops),
+            max_sessions: self.max_sessions.div_ceil(loops),
+            ..self.clone()
+        }
+    }
+}
+
 impl Default for DtlsConfig {
     fn default() -> DtlsConfig {
         DtlsConfig {
