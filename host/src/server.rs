@@ -184,7 +184,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
 
     let limits = EndpointLimits {
-        max_pending_requests: config.runtime.max_pending_requests,
         observe: config.observe_policy(),
         notification_interval: std::time::Duration::from_millis(
             config.observe.min_notification_interval_ms,
@@ -199,10 +198,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .context("socket has no local address")?;
         serving.push((local, secure));
         let count = group.len();
-        // The address's limits, shared evenly among its loops: a peer is
-        // served by one loop only.
-        let limits = limits.shared_by(count);
+        // What the address's limits bound, counted across its loops.
         let observations = Arc::default();
+        let pending = socket::RequestBudget::new(config.runtime.max_pending_requests);
         for (index, socket) in group.into_iter().enumerate() {
             let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
             let transport = match (&dtls, secure) {
@@ -221,6 +219,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     index,
                     count,
                     observations: Arc::clone(&observations),
+                    pending: pending.clone(),
                 },
                 ended.clone(),
             )

@@ -19,10 +19,12 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 mod receive_batch;
+mod request_budget;
 mod send_batch;
 pub mod steering;
 
 use receive_batch::ReceiveBuffers;
+pub use request_budget::RequestBudget;
 
 use crate::exchange::blockwise::UploadLimits;
 use crate::exchange::notification_pacing::NotificationPacing;
@@ -105,6 +107,8 @@ pub struct LoopPlace {
     /// The observations of all the address's loops, which
     /// `observe.max_total` bounds together.
     pub observations: Arc<std::sync::atomic::AtomicUsize>,
+    /// The address's requests in plugins, `runtime.max_pending_requests`.
+    pub pending: RequestBudget,
 }
 
 /// Runs [`serve`] for `socket` on a thread of its own with a current-thread
@@ -147,27 +151,12 @@ pub fn start_loop(
 /// Limits of one socket's loop.
 #[derive(Debug, Clone, Copy)]
 pub struct EndpointLimits {
-    /// Requests being handled by plugins at once; past it a request gets 5.03.
-    pub max_pending_requests: usize,
     /// Observation limits and notification policy.
     pub observe: ObservePolicy,
     /// Renderings of one observed path start at least this far apart.
     pub notification_interval: Duration,
     /// Block-wise upload limits.
     pub uploads: UploadLimits,
-}
-
-impl EndpointLimits {
-    /// These limits for one of `loops` loops of an address: the pending
-    /// requests shared evenly among them. An endpoint's own limits stay
-    /// whole, as each peer is served by one loop; the observations in all
-    /// are counted across the loops ([`LoopPlace::observations`]).
-    pub fn shared_by(self, loops: usize) -> EndpointLimits {
-        EndpointLimits {
-            max_pending_requests: self.max_pending_requests.div_ceil(loops.max(1)),
-            ..self
-        }
-    }
 }
 
 /// What the loop shares with the rest of the host.
@@ -225,9 +214,7 @@ struct Endpoint {
     pacing: NotificationPacing,
     transfers: Transfers,
     shared: Shared,
-    limits: EndpointLimits,
     completed: mpsc::UnboundedSender<Completion>,
-    pending: usize,
     // The newest representation per observed (path, accept): what a slow
     // client gets once its last CON notification is acknowledged (§4.5.2).
     latest: HashMap<(String, Option<u16>), Packet>,
@@ -268,9 +255,7 @@ pub async fn serve(
         pacing: NotificationPacing::new(limits.notification_interval),
         transfers: shared.exchanges.transfers(limits.uploads),
         shared,
-        limits,
         completed,
-        pending: 0,
         latest: HashMap::new(),
         actions: Vec::new(),
         queue: VecDeque::new(),
@@ -495,8 +480,11 @@ impl Endpoint {
 
     fn on_request(&mut self, exchange: Exchange, request: Packet, now: Instant) {
         let method = coap_method(u8::from(request.header.code));
-        let dispatch = if self.pending >= self.limits.max_pending_requests {
-            Dispatch::Respond(overloaded())
+        // A place is taken before the call exists, so that loops racing
+        // for the last one cannot both have it; an answer without a call
+        // gives it back.
+        let dispatch = if !self.place.pending.try_take() {
+            return self.on_response_without_call(exchange, method, overloaded(), now);
         } else {
             // Who sent it is the transport's to say: anonymous on plain UDP,
             // the session's authenticated identity over DTLS.
@@ -513,16 +501,17 @@ impl Endpoint {
         };
         match dispatch {
             Dispatch::Respond(response) => {
-                self.count(method, None, &response, now);
-                self.layer
-                    .on_response(exchange, response, now, &mut self.actions)
+                self.place.pending.give_back();
+                self.on_response_without_call(exchange, method, response, now);
             }
-            Dispatch::Reject => self.layer.on_reject(exchange, &mut self.actions),
+            Dispatch::Reject => {
+                self.place.pending.give_back();
+                self.layer.on_reject(exchange, &mut self.actions);
+            }
             // RFC 7252 §5.7.2: on a task of its own, as a slow plugin call,
             // counted among the pending requests; the message layer sends
             // the empty ACK if it takes long (§5.2.2).
             Dispatch::Proxy(call) => {
-                self.pending += 1;
                 let tally = Tally {
                     method,
                     plugin: None,
@@ -540,7 +529,6 @@ impl Endpoint {
                 });
             }
             Dispatch::Call(call) => {
-                self.pending += 1;
                 let observe = call.observe.clone();
                 let tally = Tally {
                     method,
@@ -586,6 +574,18 @@ impl Endpoint {
         }
     }
 
+    fn on_response_without_call(
+        &mut self,
+        exchange: Exchange,
+        method: &'static str,
+        response: Packet,
+        now: Instant,
+    ) {
+        self.count(method, None, &response, now);
+        self.layer
+            .on_response(exchange, response, now, &mut self.actions);
+    }
+
     /// Sends a plugin's answer, holding the whole of a sliced response for
     /// the later blocks' requests.
     fn on_answer(
@@ -596,7 +596,7 @@ impl Endpoint {
         tally: Tally,
         now: Instant,
     ) {
-        self.pending -= 1;
+        self.place.pending.give_back();
         let mut response = answer.response;
         if let Some(whole) = answer.held
             && let Err(refusal) = self.transfers.hold(exchange.key.peer, whole, now)

@@ -200,6 +200,35 @@ fn requests_past_the_pending_bound_get_5_03_with_max_age() {
     assert_eq!(response.code, Code::CONTENT, "{response}");
 }
 
+/// The pending bound is the address's, whichever socket loop serves each
+/// peer: with 4 loops and a bound of 2, two peers' slow calls leave none
+/// for a third peer, wherever the kernel steers it.
+#[test]
+fn the_pending_bound_holds_across_socket_loops() {
+    let server = Server::builder()
+        .config("[runtime]\nmax_pending_requests = 2\n")
+        .arg("--loops")
+        .arg("4")
+        .plugins(&["testkit", "led"])
+        .start();
+    let mut peers: Vec<_> = (0..2).map(|_| server.peer()).collect();
+    for peer in &mut peers {
+        let request = peer.non(Code::GET, "/test/slow?ms=1500");
+        peer.send(&request);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..4 {
+        let refused = server.peer().get("/led");
+        assert_eq!(refused.code, Code::SERVICE_UNAVAILABLE, "{refused}");
+    }
+    for peer in &peers {
+        peer.recv(Duration::from_secs(5))
+            .expect("the slow requests are answered");
+    }
+    let response = server.peer().get("/led");
+    assert_eq!(response.code, Code::CONTENT, "{response}");
+}
+
 /// RFC 7959 §2.9.3 and §11: partial uploads hold at most
 /// `blockwise.max_transfer_memory` bytes (for the whole host, with held
 /// responses); a block past it gets 5.03 with Max-Age, and uploads already
