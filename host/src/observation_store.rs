@@ -92,14 +92,27 @@ impl ObservationStore {
         self
     }
 
-    /// The observations recorded for the socket bound to `local`.
-    pub fn load(&self, local: SocketAddr) -> Result<Vec<StoredObservation>, redb::Error> {
+    /// The observations recorded for the socket bound to `local` whose
+    /// observers `ours` claims: those of the peers one socket loop serves,
+    /// each loop of the address loading its own.
+    pub fn load(
+        &self,
+        local: SocketAddr,
+        ours: impl Fn(SocketAddr) -> bool,
+    ) -> Result<Vec<StoredObservation>, redb::Error> {
         if let Some(restored) = &self.restored {
-            let found = restored
+            let mut restored = restored
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (found, others): (Vec<_>, Vec<_>) = restored
                 .remove(&local)
-                .unwrap_or_default();
+                .unwrap_or_default()
+                .into_iter()
+                .partition(|observation| ours(observation.key.peer));
+            if !others.is_empty() {
+                restored.insert(local, others);
+            }
+            drop(restored);
             // The file follows, for a start while Redis is unreachable.
             for observation in &found {
                 let _ = self.changes.send(Change::Put {
@@ -124,6 +137,9 @@ impl ObservationStore {
             let (Ok(peer), Some(token)) = (peer.parse(), Token::new(token)) else {
                 continue;
             };
+            if !ours(peer) {
+                continue;
+            }
             let (path, accept) = value.value();
             found.push(StoredObservation {
                 key: ObserverKey { peer, token },

@@ -844,18 +844,16 @@ impl Endpoint {
     }
 
     fn restore_observations(&mut self) {
-        let stored = match self.shared.observation_store.load(self.local) {
+        // The loop's own: those of the peers steered to it.
+        let place = &self.place;
+        let ours = |peer| steering::loop_of(peer, place.count) == place.index;
+        let stored = match self.shared.observation_store.load(self.local, ours) {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!("cannot read stored observations: {error}");
                 return;
             }
         };
-        // The loop's own: those of the peers steered to it.
-        let stored: Vec<_> = stored
-            .into_iter()
-            .filter(|o| steering::loop_of(o.key.peer, self.place.count) == self.place.index)
-            .collect();
         let count = stored.len();
         let mut dropped = 0;
         for observation in stored {

@@ -713,6 +713,8 @@ fn data_dir_from_config_or_default() {
 /// at any moment, 12 most of the time.
 const LOAD_SOCKETS: usize = 4;
 const LOAD_WINDOW: usize = 3;
+/// Requests one load socket sends before another takes its place.
+const MIDS_PER_SOCKET: u32 = 60_000;
 const UPGRADES: usize = 50;
 const LOAD_TEST_LIMIT: Duration = Duration::from_secs(120);
 
@@ -740,6 +742,7 @@ fn load_socket(
     // token -> (mid, sent at)
     let mut in_flight: HashMap<Vec<u8>, (u16, Instant)> = HashMap::new();
     let mut done: HashSet<Vec<u8>> = HashSet::new();
+    let mut sent_on_socket = 0;
     let fail = |report: &mut LoadReport, what: String| {
         if report.failures.len() < 50 {
             report.failures.push(what);
@@ -758,7 +761,16 @@ fn load_socket(
         if stopping && in_flight.is_empty() {
             break;
         }
-        while !stopping && in_flight.len() < LOAD_WINDOW {
+        // A message id may not be used again within EXCHANGE_LIFETIME
+        // (RFC 7252 §4.4), which 65,536 requests of one socket would do at
+        // this rate: a drained socket gives way to a fresh one first.
+        if sent_on_socket >= MIDS_PER_SOCKET && in_flight.is_empty() {
+            peer = Peer::new(server);
+            sent_on_socket = 0;
+            done.clear();
+        }
+        while !stopping && in_flight.len() < LOAD_WINDOW && sent_on_socket < MIDS_PER_SOCKET {
+            sent_on_socket += 1;
             let request = peer.con(Code::GET, "/versioned");
             peer.send(&request);
             in_flight.insert(request.token.clone(), (request.mid, Instant::now()));
