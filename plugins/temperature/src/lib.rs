@@ -120,6 +120,16 @@ impl Plugin for Temperature {
 /// The JSON representation: the reading under both names, its unit and time,
 /// and the configuration keys beside them.
 fn representation(celsius: f64, unix_secs: u64, config: Map<String, Value>) -> String {
+    if config.is_empty() {
+        // What serde_json writes for the four keys alone (sorted, the
+        // number as ryu prints it), without a map built and walked for
+        // every GET.
+        let number = Value::from(celsius);
+        let timestamp = rfc3339(unix_secs);
+        return format!(
+            r#"{{"temperature":{number},"timestamp":"{timestamp}","unit":"celsius","value":{number}}}"#
+        );
+    }
     let mut body = config;
     body.insert("value".into(), celsius.into());
     body.insert("temperature".into(), celsius.into());
@@ -395,6 +405,21 @@ coapwasm_sdk::export!(Temperature);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bare_representation_is_what_serde_json_writes() {
+        for celsius in [21.0, 21.3, -0.5, 85.0, 15.1] {
+            let mut body = Map::new();
+            body.insert("value".into(), celsius.into());
+            body.insert("temperature".into(), celsius.into());
+            body.insert("unit".into(), "celsius".into());
+            body.insert("timestamp".into(), rfc3339(1_795_341_600).into());
+            assert_eq!(
+                representation(celsius, 1_795_341_600, Map::new()),
+                Value::Object(body).to_string()
+            );
+        }
+    }
 
     #[test]
     fn timestamps() {
