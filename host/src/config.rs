@@ -28,8 +28,9 @@ pub struct Config {
     /// Socket loops per address (coap and coaps): each its own socket
     /// (`SO_REUSEPORT`) on a thread of its own with a current-thread
     /// runtime, a peer always served by the same loop. Default 0: one per
-    /// core. `coaps.max_sessions` and `coaps.max_handshakes` are shared
-    /// evenly among an address's loops; `runtime.max_pending_requests` and
+    /// core. `coaps.max_sessions`, `coaps.max_handshakes` and
+    /// `transmission.deduplication_capacity` are shared evenly among an
+    /// address's loops; `runtime.max_pending_requests` and
     /// `observe.max_total` are counted across them.
     pub loops: usize,
     /// The folder whose `*.wasm` components are the resources. Default `plugins`.

@@ -202,7 +202,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let observations = Arc::default();
         let pending = socket::RequestBudget::new(config.runtime.max_pending_requests);
         for (index, socket) in group.into_iter().enumerate() {
-            let layer = MessageLayer::new(config.transmission_parameters(), rand::random());
+            // A peer's duplicates reach its own loop only: the address's
+            // capacity is shared among its loops, not multiplied.
+            let mut parameters = config.transmission_parameters();
+            parameters.deduplication_capacity = parameters.deduplication_capacity.div_ceil(count);
+            let layer = MessageLayer::new(parameters, rand::random());
             let transport = match (&dtls, secure) {
                 (Some(dtls), true) => DatagramTransport::dtls(
                     DtlsEndpoint::new(dtls.shared_by(count)).context("cannot set up coaps")?,
