@@ -39,12 +39,9 @@ use std::time::Instant;
 
 use coap_lite::{CoapOption, Packet, ResponseType};
 
-use super::blockwise::{self, Refusal, UploadStep};
+use super::blockwise;
 use super::proxy_request::{self, ProxyRequest, ProxyRequestError};
-use super::{
-    Answer, Blocks, Budget, Dispatch, ExchangeLayer, ToHold, Transfers, continue_response,
-    refusal_response, response,
-};
+use super::{Answer, Blocks, Budget, Dispatch, ExchangeLayer, ToHold, Transfers, response};
 use crate::client::exchange::Request;
 use crate::config::CoapProxying;
 use crate::http::cross_proxy::{CrossProxy, Relayed, Unrelayed};
@@ -141,29 +138,17 @@ impl ExchangeLayer {
         if !safe {
             transfers.responses.forget_path(&resource);
         }
-        if let Some(block1) = block1 {
-            let step =
-                transfers
-                    .uploads
-                    .receive(source, &resource, block1, size1, &request.payload, now);
-            match step {
-                UploadStep::Complete { body, block } => {
-                    request.payload = body;
-                    blocks.block1 = Some(block);
-                }
-                UploadStep::Continue(block) => {
-                    return Dispatch::Respond(continue_response(block));
-                }
-                UploadStep::Refused(refusal) => {
-                    return Dispatch::Respond(refusal_response(refusal));
-                }
-            }
-        } else if request.payload.len() > self.max_body
-            || size1.is_some_and(|size| size as usize > self.max_body)
-        {
-            return Dispatch::Respond(refusal_response(Refusal::TooLarge {
-                limit: self.max_body,
-            }));
+        match self.whole_body(
+            transfers,
+            source,
+            &resource,
+            block1,
+            size1,
+            &mut request.payload,
+            now,
+        ) {
+            Ok(block) => blocks.block1 = block,
+            Err(answer) => return Dispatch::Respond(answer),
         }
         Dispatch::Proxy(ProxyCall {
             proxy: proxy.clone(),

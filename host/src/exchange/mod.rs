@@ -385,6 +385,45 @@ pub struct ExchangeLayer {
 }
 
 impl ExchangeLayer {
+    /// RFC 7959 §2.5: takes a Block1 block into its upload, or checks a body
+    /// that came whole (with its Size1) against `max_body`. `Ok` once the
+    /// whole body is in `payload`, with the last block's option to echo;
+    /// `Err` with the answer otherwise: 2.31 Continue, or a refusal (4.08,
+    /// 4.13, 5.03).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn whole_body(
+        &self,
+        transfers: &mut Transfers,
+        source: SocketAddr,
+        path: &str,
+        block1: Option<Block>,
+        size1: Option<u32>,
+        payload: &mut Vec<u8>,
+        now: Instant,
+    ) -> Result<Option<Block>, Packet> {
+        let Some(block1) = block1 else {
+            if payload.len() > self.max_body
+                || size1.is_some_and(|size| size as usize > self.max_body)
+            {
+                return Err(refusal_response(Refusal::TooLarge {
+                    limit: self.max_body,
+                }));
+            }
+            return Ok(None);
+        };
+        match transfers
+            .uploads
+            .receive(source, path, block1, size1, payload, now)
+        {
+            UploadStep::Complete { body, block } => {
+                *payload = body;
+                Ok(Some(block))
+            }
+            UploadStep::Continue(block) => Err(continue_response(block)),
+            UploadStep::Refused(refusal) => Err(refusal_response(refusal)),
+        }
+    }
+
     /// An exchange layer routing with `router`, within `limits`, letting
     /// through what `access` allows.
     pub fn new(router: Arc<Router>, limits: BlockwiseLimits, access: Policy) -> Self {
@@ -554,35 +593,17 @@ impl ExchangeLayer {
             transfers.responses.forget_path(&options.path);
         }
 
-        if let Some(block1) = options.block1 {
-            let step = transfers.uploads.receive(
-                source,
-                &options.path,
-                block1,
-                options.size1,
-                &request.payload,
-                now,
-            );
-            match step {
-                UploadStep::Complete { body, block } => {
-                    request.payload = body;
-                    blocks.block1 = Some(block);
-                }
-                UploadStep::Continue(block) => {
-                    return Dispatch::Respond(continue_response(block));
-                }
-                UploadStep::Refused(refusal) => {
-                    return Dispatch::Respond(refusal_response(refusal));
-                }
-            }
-        } else if request.payload.len() > self.max_body
-            || options
-                .size1
-                .is_some_and(|size| size as usize > self.max_body)
-        {
-            return Dispatch::Respond(refusal_response(Refusal::TooLarge {
-                limit: self.max_body,
-            }));
+        match self.whole_body(
+            transfers,
+            source,
+            &options.path,
+            options.block1,
+            options.size1,
+            &mut request.payload,
+            now,
+        ) {
+            Ok(block1) => blocks.block1 = block1,
+            Err(answer) => return Dispatch::Respond(answer),
         }
 
         let observe = match (options.method, options.observe) {

@@ -73,11 +73,6 @@ impl InstancePool {
         unneeded.len()
     }
 
-    /// Idle instances now.
-    pub fn idle_count(&self) -> usize {
-        self.idle().instances.len()
-    }
-
     fn idle(&self) -> std::sync::MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -255,11 +255,6 @@ impl Plugin {
         self.pool.release_unneeded()
     }
 
-    /// Idle instances kept now.
-    pub fn idle_instances(&self) -> usize {
-        self.pool.idle_count()
-    }
-
     /// Calls `handle` in an idle instance, or a new one if none is idle, for
     /// a request from `requester` (which the plugin's `requester` import
     /// reports). A trapped or timed-out instance is dropped; the next call
